@@ -1,0 +1,91 @@
+namespace McpGateway.Configuration;
+
+/// <summary>Where a configuration file was found, and why there.</summary>
+public sealed record ConfigLocation(string? Path, string Origin, IReadOnlyList<string> Searched)
+{
+    public bool Found => Path is not null;
+}
+
+/// <summary>The environment discovery reads; injectable so the order can be tested without touching the real machine.</summary>
+public sealed record DiscoveryEnvironment(
+    Func<string, string?> GetVariable,
+    Func<string, bool> FileExists,
+    string CurrentDirectory,
+    string HomeDirectory)
+{
+    public static DiscoveryEnvironment System { get; } = new(
+        Environment.GetEnvironmentVariable,
+        File.Exists,
+        Environment.CurrentDirectory,
+        Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+}
+
+/// <summary>
+/// Finds the servers and rules files when no flag names them: <c>GATEWAY_MCP_CONFIG</c> / <c>GATEWAY_RULES</c>,
+/// then <c>./.mcp.json</c> and <c>./.mcp-gateway-rules.json</c>, then <c>~/.config/mcp-gateway/</c>
+/// (<c>servers.json</c> or <c>.mcp.json</c>; <c>access_rules.json</c> or <c>.mcp-gateway-rules.json</c>).
+/// </summary>
+public static class ConfigDiscovery
+{
+    public const string ServersVariable = "GATEWAY_MCP_CONFIG";
+    public const string RulesVariable = "GATEWAY_RULES";
+
+    public static ConfigLocation FindServersFile(string? flag, DiscoveryEnvironment environment) =>
+        Find(flag, "--config", ServersVariable, [".mcp.json"], ["servers.json", ".mcp.json"], environment);
+
+    public static ConfigLocation FindRulesFile(string? flag, DiscoveryEnvironment environment) =>
+        Find(flag, "--rules", RulesVariable, [".mcp-gateway-rules.json"], ["access_rules.json", ".mcp-gateway-rules.json"], environment);
+
+    /// <summary>The per-user folder: <c>$XDG_CONFIG_HOME/mcp-gateway</c>, else <c>~/.config/mcp-gateway</c>.</summary>
+    public static string UserConfigDirectory(DiscoveryEnvironment environment)
+    {
+        string? xdg = environment.GetVariable("XDG_CONFIG_HOME");
+        string baseDirectory = string.IsNullOrEmpty(xdg) ? Path.Combine(environment.HomeDirectory, ".config") : xdg;
+        return Path.Combine(baseDirectory, "mcp-gateway");
+    }
+
+    private static ConfigLocation Find(
+        string? flag,
+        string flagName,
+        string variable,
+        string[] localNames,
+        string[] userNames,
+        DiscoveryEnvironment environment)
+    {
+        // An explicitly named file is used (or reported missing) as is: falling back elsewhere would hide the mistake.
+        if (!string.IsNullOrEmpty(flag))
+        {
+            return new ConfigLocation(Path.GetFullPath(flag, environment.CurrentDirectory), flagName, []);
+        }
+
+        string? fromEnvironment = environment.GetVariable(variable);
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            return new ConfigLocation(Path.GetFullPath(fromEnvironment, environment.CurrentDirectory), variable, []);
+        }
+
+        var searched = new List<string>();
+        foreach (string name in localNames)
+        {
+            string candidate = Path.Combine(environment.CurrentDirectory, name);
+            searched.Add(candidate);
+            if (environment.FileExists(candidate))
+            {
+                return new ConfigLocation(candidate, "current directory", searched);
+            }
+        }
+
+        string userDirectory = UserConfigDirectory(environment);
+        foreach (string name in userNames)
+        {
+            string candidate = Path.Combine(userDirectory, name);
+            searched.Add(candidate);
+            if (environment.FileExists(candidate))
+            {
+                return new ConfigLocation(candidate, "user configuration directory", searched);
+            }
+        }
+
+        return new ConfigLocation(null, "not found", searched);
+    }
+}

@@ -1,0 +1,161 @@
+using McpGateway.Policy;
+
+namespace McpGateway.Configuration;
+
+/// <summary>Loads both files, checks them against each other, and compiles the policy. Never throws for user mistakes.</summary>
+public static class ConfigurationLoader
+{
+    public const string DefaultAgentVariable = "GATEWAY_DEFAULT_AGENT";
+
+    /// <summary>Reads and validates a servers file.</summary>
+    public static ConfigLoadResult<ServersConfig> LoadServers(string path, Func<string, string?> environment)
+    {
+        ConfigDocument? document = ReadDocument(path, environment, out ConfigDiagnostic? failure);
+        return document is null
+            ? new ConfigLoadResult<ServersConfig>(null, [failure!])
+            : ServersConfigParser.Parse(document);
+    }
+
+    /// <summary>Reads and validates a rules file.</summary>
+    public static ConfigLoadResult<RulesConfig> LoadRules(string path, Func<string, string?> environment)
+    {
+        ConfigDocument? document = ReadDocument(path, environment, out ConfigDiagnostic? failure);
+        return document is null
+            ? new ConfigLoadResult<RulesConfig>(null, [failure!])
+            : RulesConfigParser.Parse(document);
+    }
+
+    public static ConfigLoadResult<ServersConfig> ParseServers(string file, string json, Func<string, string?> environment) =>
+        ServersConfigParser.Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment));
+
+    public static ConfigLoadResult<RulesConfig> ParseRules(string file, string json, Func<string, string?> environment) =>
+        RulesConfigParser.Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment));
+
+    /// <summary>Loads both files found at <paramref name="servers"/> and <paramref name="rules"/> and compiles the policy.</summary>
+    /// <param name="defaultAgentOverride">From <c>--default-agent</c>; when null, <c>GATEWAY_DEFAULT_AGENT</c> is read.</param>
+    public static ConfigLoadResult<ConfigurationSnapshot> Load(
+        ConfigLocation servers,
+        ConfigLocation rules,
+        Func<string, string?> environment,
+        string? defaultAgentOverride = null)
+    {
+        var diagnostics = new List<ConfigDiagnostic>();
+        ConfigLoadResult<ServersConfig>? serversResult = null;
+        ConfigLoadResult<RulesConfig>? rulesResult = null;
+
+        if (servers.Path is null)
+        {
+            diagnostics.Add(NotFound("servers", "--config", ConfigDiscovery.ServersVariable, servers));
+        }
+        else
+        {
+            serversResult = LoadServers(servers.Path, environment);
+            diagnostics.AddRange(serversResult.Diagnostics);
+        }
+
+        if (rules.Path is null)
+        {
+            diagnostics.Add(NotFound("access rules", "--rules", ConfigDiscovery.RulesVariable, rules));
+        }
+        else
+        {
+            rulesResult = LoadRules(rules.Path, environment);
+            diagnostics.AddRange(rulesResult.Diagnostics);
+        }
+
+        return Combine(serversResult?.Value, rulesResult?.Value, diagnostics, defaultAgentOverride ?? environment(DefaultAgentVariable));
+    }
+
+    /// <summary>Checks two parsed files against each other and compiles the policy.</summary>
+    public static ConfigLoadResult<ConfigurationSnapshot> Combine(
+        ServersConfig? servers,
+        RulesConfig? rules,
+        List<ConfigDiagnostic> diagnostics,
+        string? defaultAgentOverride)
+    {
+        if (servers is not null && rules is not null)
+        {
+            WarnAboutUnknownServers(servers, rules, diagnostics);
+            if (!string.IsNullOrEmpty(defaultAgentOverride) && !rules.Agents.Any(a => a.Name == defaultAgentOverride))
+            {
+                diagnostics.Add(new ConfigDiagnostic(
+                    DiagnosticSeverity.Error,
+                    rules.SourceFile ?? "(rules)",
+                    string.Empty,
+                    $"the default agent '{defaultAgentOverride}' (from {DefaultAgentVariable} or --default-agent) is not an agent in the rules.",
+                    "name an agent defined in the rules file, or unset the variable."));
+            }
+        }
+
+        if (servers is null || rules is null || diagnostics.Any(d => d.IsError))
+        {
+            return new ConfigLoadResult<ConfigurationSnapshot>(null, diagnostics);
+        }
+
+        PolicySnapshot policy = PolicySnapshot.Compile(rules, servers.Servers.Select(s => s.Name), defaultAgentOverride);
+        return new ConfigLoadResult<ConfigurationSnapshot>(new ConfigurationSnapshot(servers, rules, policy), diagnostics);
+    }
+
+    private static void WarnAboutUnknownServers(ServersConfig servers, RulesConfig rules, List<ConfigDiagnostic> diagnostics)
+    {
+        string file = rules.SourceFile ?? "(rules)";
+        string configured = servers.Servers.Count == 0 ? "none" : string.Join(", ", servers.Servers.Select(s => s.Name));
+        foreach (AgentRulesConfig agent in rules.Agents)
+        {
+            IEnumerable<RulePattern> serverPatterns = (agent.Allow.Servers ?? []).Concat(agent.Deny.Servers ?? [])
+                .Concat(agent.Allow.Tools.Select(t => t.Server))
+                .Concat(agent.Deny.Tools.Select(t => t.Server));
+            foreach (RulePattern pattern in serverPatterns)
+            {
+                if (pattern.Pattern == "*" || servers.Servers.Any(s => Glob.IsMatch(pattern.Pattern, s.Name)))
+                {
+                    continue;
+                }
+
+                string? closest = pattern.IsWildcard ? null : JsonNodeReader.Closest(pattern.Pattern, servers.Servers.Select(s => s.Name));
+                diagnostics.Add(new ConfigDiagnostic(
+                    DiagnosticSeverity.Warning,
+                    file,
+                    pattern.Source,
+                    pattern.IsWildcard
+                        ? $"the pattern '{pattern.Pattern}' matches no configured server (configured: {configured})."
+                        : $"'{pattern.Pattern}' is not a configured server (configured: {configured}); this entry has no effect until it is.",
+                    closest is not null ? $"did you mean '{closest}'? Names are case-sensitive." : "add the server to the servers file, or remove the entry."));
+            }
+        }
+    }
+
+    private static ConfigDocument? ReadDocument(string path, Func<string, string?> environment, out ConfigDiagnostic? failure)
+    {
+        failure = null;
+        try
+        {
+            return ConfigDocument.Read(path, File.ReadAllBytes(path), environment);
+        }
+        catch (FileNotFoundException)
+        {
+            failure = new ConfigDiagnostic(DiagnosticSeverity.Error, path, string.Empty, "the file does not exist.", "check the path, or run 'mcp-gateway init' to write example files.");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            failure = new ConfigDiagnostic(DiagnosticSeverity.Error, path, string.Empty, "the folder of this file does not exist.", "check the path.");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            failure = new ConfigDiagnostic(DiagnosticSeverity.Error, path, string.Empty, "the file cannot be read (permission denied, or it is a folder).", "check the path and its permissions.");
+        }
+        catch (IOException ex)
+        {
+            failure = new ConfigDiagnostic(DiagnosticSeverity.Error, path, string.Empty, $"the file cannot be read: {ex.Message}", "check the path.");
+        }
+
+        return null;
+    }
+
+    private static ConfigDiagnostic NotFound(string what, string flag, string variable, ConfigLocation location) => new(
+        DiagnosticSeverity.Error,
+        "(no file)",
+        string.Empty,
+        $"no {what} file found; looked for {string.Join(", ", location.Searched)}.",
+        $"pass {flag} FILE, set {variable}, or run 'mcp-gateway init' to write example files here.");
+}

@@ -1,0 +1,70 @@
+namespace McpGateway.Configuration;
+
+/// <summary>The commented files <c>mcp-gateway init</c> writes. Both load without errors (a test keeps them so).</summary>
+public static class ExampleFiles
+{
+    public const string ServersFileName = ".mcp.json";
+    public const string RulesFileName = ".mcp-gateway-rules.json";
+
+    public const string Servers = """
+        {
+          // Downstream MCP servers, in the mcpServers format of Claude Desktop, Cursor and Claude Code
+          // (VS Code's "servers" key works too). ${VAR} and ${VAR:-default} are replaced from the environment.
+          "mcpServers": {
+            // A local server the gateway starts as a child process (stdio).
+            "everything": {
+              "description": "MCP reference server: echo, sums, images, resources and prompts.",
+              "command": "npx",
+              "args": ["-y", "@modelcontextprotocol/server-everything@2026.8.31"]
+            },
+            "memory": {
+              "description": "Knowledge-graph memory kept in a local file.",
+              "command": "npx",
+              "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"],
+              "env": { "MEMORY_FILE_PATH": "${MEMORY_FILE_PATH:-/tmp/mcp-gateway-memory.jsonl}" },
+              // Optional: expose tools as "mem_<tool>" instead of "memory_<tool>" ("" means no prefix).
+              "prefix": "mem"
+            },
+            // A remote server (Streamable HTTP; add "type": "sse" for the legacy SSE transport).
+            // Disabled until you point it at a real server.
+            "remote-example": {
+              "url": "https://mcp.example.com/mcp",
+              "headers": { "Authorization": "Bearer ${EXAMPLE_TOKEN:-replace-me}" },
+              "enabled": false,
+              "startTimeoutMs": 30000,
+              "callTimeoutMs": 60000
+            }
+          }
+        }
+        """;
+
+    public const string Rules = """
+        {
+          // Who may use what. Agents not listed here get nothing.
+          // Order of tool rules: explicit deny, pattern deny, explicit allow, pattern allow,
+          // then "allowed" if the agent may use the server and no tool list names it, else denied.
+          // Patterns use * and ?; names are case-sensitive. Tool names are the server's own (not prefixed).
+          "agents": {
+            "assistant": {
+              "allow": { "servers": ["*"] },
+              "deny": { "tools": { "everything": ["get-env"] } }
+            },
+            "researcher": {
+              "allow": {
+                "servers": ["memory", "everything"],
+                "tools": { "memory": ["read_graph", "search_*", "open_nodes"] }
+              }
+            },
+            "guest": {
+              "allow": { "servers": ["everything"], "tools": { "everything": ["echo"] } }
+            }
+          },
+          // The seed-guide shape is accepted too, in a file of its own:
+          //   {"access_rules": {"agent": {"servers": ["memory"], "tools": "*"}}}
+          "defaults": {
+            // Callers that give no identity act as this agent. Remove it to refuse them instead.
+            "default_agent": "guest"
+          }
+        }
+        """;
+}

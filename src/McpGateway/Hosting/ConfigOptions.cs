@@ -1,0 +1,47 @@
+using System.CommandLine;
+using McpGateway.Configuration;
+
+namespace McpGateway.Hosting;
+
+/// <summary>The options every command that reads configuration shares, and the code that turns them into a snapshot.</summary>
+internal sealed class ConfigOptions
+{
+    public Option<string?> Config { get; } = new("--config", "-c")
+    {
+        Description = $"Servers file (mcpServers format). Default: ${ConfigDiscovery.ServersVariable}, ./.mcp.json, ~/.config/mcp-gateway/servers.json.",
+        HelpName = "FILE",
+    };
+
+    public Option<string?> Rules { get; } = new("--rules", "-r")
+    {
+        Description = $"Access rules file. Default: ${ConfigDiscovery.RulesVariable}, ./.mcp-gateway-rules.json, ~/.config/mcp-gateway/access_rules.json.",
+        HelpName = "FILE",
+    };
+
+    public Option<string?> DefaultAgent { get; } = new("--default-agent")
+    {
+        Description = $"Agent whose rules apply to callers that give no identity (overrides ${ConfigurationLoader.DefaultAgentVariable} and the rules file).",
+        HelpName = "NAME",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Config);
+        command.Options.Add(Rules);
+        command.Options.Add(DefaultAgent);
+    }
+
+    /// <summary>Discovers and loads both files; prints every diagnostic to <paramref name="error"/>.</summary>
+    public ConfigLoadResult<ConfigurationSnapshot> Load(ParseResult parse, TextWriter error, DiscoveryEnvironment environment)
+    {
+        ConfigLocation servers = ConfigDiscovery.FindServersFile(parse.GetValue(Config), environment);
+        ConfigLocation rules = ConfigDiscovery.FindRulesFile(parse.GetValue(Rules), environment);
+        ConfigLoadResult<ConfigurationSnapshot> result = ConfigurationLoader.Load(servers, rules, environment.GetVariable, parse.GetValue(DefaultAgent));
+        foreach (ConfigDiagnostic diagnostic in result.Diagnostics.OrderBy(d => d.File, StringComparer.Ordinal).ThenBy(d => d.Line ?? 0).ThenBy(d => d.Column ?? 0))
+        {
+            error.WriteLine(diagnostic.ToString());
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,20 @@
+namespace McpGateway.Hosting;
+
+/// <summary>Process exit codes, documented in the README.</summary>
+public static class ExitCodes
+{
+    /// <summary>Done; for <c>check</c>, the single decision asked for is "allowed".</summary>
+    public const int Success = 0;
+
+    /// <summary>The configuration is invalid, or a file could not be written.</summary>
+    public const int InvalidConfiguration = 1;
+
+    /// <summary>The command line could not be parsed.</summary>
+    public const int Usage = 2;
+
+    /// <summary><c>check --server</c> or <c>check --tool</c>: the decision is "denied".</summary>
+    public const int Denied = 3;
+
+    /// <summary>An unexpected failure inside the gateway (a bug: please report it).</summary>
+    public const int InternalError = 4;
+}

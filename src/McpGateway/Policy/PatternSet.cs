@@ -1,0 +1,53 @@
+using McpGateway.Configuration;
+
+namespace McpGateway.Policy;
+
+/// <summary>Patterns split into exact names (hash lookup) and wildcards (scanned in file order).</summary>
+internal sealed class PatternSet
+{
+    private readonly Dictionary<string, RulePattern> _exact;
+    private readonly RulePattern[] _wildcards;
+
+    public PatternSet(IEnumerable<RulePattern> patterns)
+    {
+        _exact = new Dictionary<string, RulePattern>(StringComparer.Ordinal);
+        var wildcards = new List<RulePattern>();
+        foreach (RulePattern pattern in patterns)
+        {
+            if (pattern.IsWildcard)
+            {
+                wildcards.Add(pattern);
+            }
+            else
+            {
+                // The first entry naming a tool is the one a reason cites.
+                _exact.TryAdd(pattern.Pattern, pattern);
+            }
+        }
+
+        _wildcards = [.. wildcards];
+    }
+
+    public static PatternSet Empty { get; } = new([]);
+
+    public bool IsEmpty => _exact.Count == 0 && _wildcards.Length == 0;
+
+    public bool TryMatchExact(string name, out RulePattern rule) => _exact.TryGetValue(name, out rule);
+
+    public bool TryMatchWildcard(string name, out RulePattern rule)
+    {
+        foreach (RulePattern candidate in _wildcards)
+        {
+            if (Glob.IsMatch(candidate.Pattern, name))
+            {
+                rule = candidate;
+                return true;
+            }
+        }
+
+        rule = default;
+        return false;
+    }
+
+    public bool TryMatch(string name, out RulePattern rule) => TryMatchExact(name, out rule) || TryMatchWildcard(name, out rule);
+}

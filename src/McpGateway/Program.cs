@@ -1,0 +1,3 @@
+using McpGateway.Hosting;
+
+return await GatewayCli.RunAsync(args);
