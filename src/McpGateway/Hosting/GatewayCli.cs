@@ -10,6 +10,7 @@ public static class GatewayCli
     {
         environment ??= DiscoveryEnvironment.System;
         var root = new RootCommand("mcp-gateway: one MCP endpoint in front of many MCP servers, with per-agent access rules.");
+        root.Subcommands.Add(ServeCommand.Create(environment));
         root.Subcommands.Add(ValidateCommand.Create(environment));
         root.Subcommands.Add(CheckCommand.Create(environment));
         root.Subcommands.Add(InitCommand.Create(environment));
@@ -21,7 +22,8 @@ public static class GatewayCli
     {
         RootCommand root = Create(environment);
         ParseResult parse = root.Parse(args);
-        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        // serve handles SIGINT/SIGTERM itself so that child processes are stopped before the process exits.
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         if (output is not null)
         {
             invocation.Output = output;

@@ -1,0 +1,27 @@
+using ModelContextProtocol.Server;
+
+namespace McpGateway.Gateway;
+
+/// <summary>
+/// What the gateway remembers about one agent connection: a stdio process, a stateful HTTP session, or (stateless)
+/// a single request. A session binds to the first known agent that names itself and never changes agent afterwards.
+/// </summary>
+internal sealed class GatewaySession(bool stateless)
+{
+    private string? _boundAgent;
+
+    /// <summary>Stateless sessions last one request: they never bind and receive no notifications.</summary>
+    public bool IsStateless { get; } = stateless;
+
+    public string? BoundAgent => Volatile.Read(ref _boundAgent);
+
+    /// <summary>The SDK server of this session, once it runs; used to send list-changed notifications.</summary>
+    public McpServer? Server { get; set; }
+
+    /// <summary>The state version whose tool list this session last saw, to skip needless list-changed notices.</summary>
+    public long ListedVersion { get; set; } = -1;
+
+    /// <summary>Binds the session to <paramref name="agent"/>; true only for the call that bound it.</summary>
+    public bool TryBind(string agent) =>
+        !IsStateless && Interlocked.CompareExchange(ref _boundAgent, agent, null) is null;
+}

@@ -1,0 +1,230 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpGateway.Downstream;
+using McpGateway.Identity;
+using McpGateway.Policy;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+
+namespace McpGateway.Gateway;
+
+/// <summary>
+/// <c>tools/list</c> and <c>tools/call</c> for agents: the policy filters the list and guards every call with the
+/// same decision; a denied tool gets exactly the error an unknown tool gets. Requests and results stay raw JSON so a
+/// tool and its results reach the agent as the downstream server sent them, apart from the tool's name.
+/// </summary>
+internal sealed partial class ToolsRequestHandler(
+    GatewayStateProvider stateProvider,
+    GatewayOptions options,
+    GatewayTools gatewayTools,
+    SessionRegistry sessions,
+    ILogger<ToolsRequestHandler> logger)
+{
+    // Keys of _meta that describe the agent's own hop (2026-07-28 per-request metadata); the gateway's client adds
+    // its own for the downstream hop, so the agent's are not forwarded.
+    private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
+
+    public JsonObject ListTools(GatewaySession session, string? headerAgent)
+    {
+        GatewayState state = stateProvider.Current;
+        AgentIdentity identity = Identify(state, session, headerAgent, argumentAgent: null);
+        session.ListedVersion = state.Version;
+        // A JsonArray over a JsonElement writes the element as is: the cached list is never copied or re-serialised node by node.
+        return new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(identity.Agent)) };
+    }
+
+    public async Task<JsonNode?> CallToolAsync(GatewaySession session, JsonNode? rawParams, string? headerAgent, CancellationToken cancellationToken)
+    {
+        if (rawParams is not JsonObject parameters || !GatewayTools.TryGetString(parameters, "name", out string name))
+        {
+            throw new McpProtocolException("tools/call needs params with a tool 'name'.", McpErrorCode.InvalidParams);
+        }
+
+        JsonObject? arguments = null;
+        if (parameters["arguments"] is JsonNode argumentsNode)
+        {
+            arguments = argumentsNode as JsonObject ?? throw new McpProtocolException("tools/call 'arguments' must be an object.", McpErrorCode.InvalidParams);
+        }
+
+        string? argumentAgent = TakeAgentArgument(arguments);
+        GatewayState state = stateProvider.Current;
+        AgentIdentity identity = Identify(state, session, headerAgent, argumentAgent);
+
+        if (GatewayTools.IsGatewayTool(name))
+        {
+            return await CallGatewayToolAsync(state, session, identity, name, arguments, cancellationToken);
+        }
+
+        if (identity.Agent is null)
+        {
+            throw new McpProtocolException(identity.Error!, McpErrorCode.InvalidParams);
+        }
+
+        // Only listed tools are callable: in discovery mode nothing downstream is listed, so nothing is callable by name.
+        if (state.Mode != ExposureMode.Proxy || !state.Catalog.TryRoute(name, out ToolRoute route) || !state.IsPermitted(identity.Agent, route, out PolicyDecision decision))
+        {
+            LogDenied(logger, identity.Agent, name);
+            throw new McpProtocolException($"Unknown tool: '{name}'", McpErrorCode.InvalidParams);
+        }
+
+        Bind(session, state, identity);
+        LogCall(logger, identity.Agent, route.Server.Name, route.Tool.Name, decision.Kind);
+        parameters["name"] = route.Tool.Name;
+        return await ForwardAsync(route, parameters, timeout: null, cancellationToken);
+    }
+
+    private async Task<JsonNode?> CallGatewayToolAsync(GatewayState state, GatewaySession session, AgentIdentity identity, string name, JsonObject? arguments, CancellationToken cancellationToken)
+    {
+        if (identity.Agent is null)
+        {
+            return ToolResults.Error(identity.Error!);
+        }
+
+        AgentPolicy? agent = state.Policy.FindAgent(identity.Agent);
+        if (agent is null)
+        {
+            // Unknown agents get nothing, told in the same words whatever they ask for.
+            LogUnknownAgent(logger, identity.Agent, name);
+            return name == GatewayTools.ListServers
+                ? ToolResults.Structured(new JsonObject { ["servers"] = new JsonArray() })
+                : ToolResults.Error(GatewayTools.TryGetString(arguments, "server", out string s) ? GatewayTools.UnknownServerMessage(s) : "Unknown server.");
+        }
+
+        Bind(session, state, identity);
+        switch (name)
+        {
+            case GatewayTools.ListServers:
+                return GatewayTools.RunListServers(state, agent);
+            case GatewayTools.GetServerTools:
+                return gatewayTools.RunGetServerTools(state, agent, arguments);
+            default:
+                return await RunExecuteToolAsync(state, agent, arguments, cancellationToken);
+        }
+    }
+
+    private async Task<JsonNode?> RunExecuteToolAsync(GatewayState state, AgentPolicy agent, JsonObject? arguments, CancellationToken cancellationToken)
+    {
+        if (!GatewayTools.TryGetString(arguments, "server", out string server) || !GatewayTools.TryGetString(arguments, "tool", out string tool))
+        {
+            return ToolResults.Error("'server' and 'tool' (strings) are required. Call list_servers and get_server_tools to find them.");
+        }
+
+        JsonObject? toolArguments = null;
+        if (arguments!["args"] is JsonNode argsNode)
+        {
+            if (argsNode is not JsonObject argsObject)
+            {
+                return ToolResults.Error("'args' must be an object of the tool's arguments.");
+            }
+
+            toolArguments = argsObject;
+            arguments.Remove("args");
+            TakeAgentArgument(toolArguments);
+        }
+
+        TimeSpan? timeout = null;
+        if (arguments["timeout_ms"] is JsonNode timeoutNode)
+        {
+            if (timeoutNode.GetValueKind() != JsonValueKind.Number || !timeoutNode.AsValue().TryGetValue(out long ms) || ms < 1)
+            {
+                return ToolResults.Error("'timeout_ms' must be a positive whole number of milliseconds.");
+            }
+
+            timeout = TimeSpan.FromMilliseconds(ms);
+        }
+
+        if (!agent.DecideServer(server).IsAllowed || state.Config.Servers.Find(server) is not { Enabled: true })
+        {
+            LogDenied(logger, agent.Name, server + "/" + tool);
+            return ToolResults.Error(GatewayTools.UnknownServerMessage(server));
+        }
+
+        if (!state.Catalog.TryRoute(server, tool, out ToolRoute route) || !state.IsPermitted(agent.Name, route, out PolicyDecision decision))
+        {
+            LogDenied(logger, agent.Name, server + "/" + tool);
+            return ToolResults.Error(GatewayTools.UnknownToolMessage(server, tool));
+        }
+
+        LogCall(logger, agent.Name, server, tool, decision.Kind);
+        var parameters = new JsonObject { ["name"] = tool };
+        if (toolArguments is not null)
+        {
+            parameters["arguments"] = toolArguments;
+        }
+
+        return await ForwardAsync(route, parameters, timeout, cancellationToken);
+    }
+
+    private static async Task<JsonNode?> ForwardAsync(ToolRoute route, JsonObject parameters, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        if (!route.Server.IsReady)
+        {
+            return ToolResults.Error($"Server '{route.Server.Name}' is not available right now; try again later.");
+        }
+
+        if (parameters["_meta"] is JsonObject meta)
+        {
+            foreach (string key in meta.Select(kv => kv.Key).Where(k => k.StartsWith(ReservedMetaPrefix, StringComparison.Ordinal)).ToList())
+            {
+                meta.Remove(key);
+            }
+        }
+
+        return await route.Server.CallToolAsync(parameters, timeout, cancellationToken);
+    }
+
+    private AgentIdentity Identify(GatewayState state, GatewaySession session, string? headerAgent, string? argumentAgent)
+    {
+        AgentIdentity identity = AgentIdentityResolver.Resolve(
+            options,
+            state.Policy,
+            session.BoundAgent,
+            options.AllowAgentHeader ? headerAgent : null,
+            argumentAgent);
+        if (identity.Error is not null && identity.Source == IdentitySource.None && (headerAgent is not null || argumentAgent is not null))
+        {
+            // Two different names at once, or a name that differs from the session's: refused, never guessed.
+            LogIdentityRefused(logger, session.BoundAgent ?? options.FixedAgent ?? "(none)", argumentAgent ?? headerAgent ?? "(none)");
+            throw new McpProtocolException(identity.Error, McpErrorCode.InvalidParams);
+        }
+
+        return identity;
+    }
+
+    /// <summary>A session binds to the first agent that names itself and is in the rules; its tool list then changes.</summary>
+    private void Bind(GatewaySession session, GatewayState state, AgentIdentity identity)
+    {
+        if (identity.IsSelfAsserted && state.Policy.FindAgent(identity.Agent!) is not null && session.TryBind(identity.Agent!))
+        {
+            LogBound(logger, identity.Agent!, identity.Source);
+            _ = sessions.NotifyToolsChangedAsync(session);
+        }
+    }
+
+    /// <summary>Removes the identity argument so no downstream server ever receives it; returns its value.</summary>
+    private string? TakeAgentArgument(JsonObject? arguments)
+    {
+        if (!options.AllowAgentArgument || arguments is null || !arguments.TryGetPropertyValue(options.AgentArgument, out JsonNode? value))
+        {
+            return null;
+        }
+
+        arguments.Remove(options.AgentArgument);
+        return value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Agent '{Agent}' calls {Server}/{Tool} ({Decision}).")]
+    private static partial void LogCall(ILogger logger, string agent, string server, string tool, DecisionKind decision);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent '{Agent}' asked for '{Tool}', which it may not use or which does not exist.")]
+    private static partial void LogDenied(ILogger logger, string agent, string tool);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent '{Agent}', which is not in the rules, called '{Tool}'.")]
+    private static partial void LogUnknownAgent(ILogger logger, string agent, string tool);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a request from a session of agent {Bound} that named agent '{Claimed}'.")]
+    private static partial void LogIdentityRefused(ILogger logger, string bound, string claimed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session bound to agent '{Agent}' (from {Source}).")]
+    private static partial void LogBound(ILogger logger, string agent, IdentitySource source);
+}

@@ -1,0 +1,11 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace McpGateway;
+
+/// <summary>Source-generated serialisation for the JSON the gateway writes itself.</summary>
+[JsonSourceGenerationOptions(WriteIndented = false)]
+[JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(JsonNode))]
+[JsonSerializable(typeof(JsonArray))]
+internal sealed partial class GatewayJsonContext : JsonSerializerContext;

@@ -1,0 +1,66 @@
+using McpGateway.Configuration;
+using McpGateway.Gateway;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpGateway.Hosting;
+
+/// <summary>Composes the gateway's hosts: Streamable HTTP (ASP.NET Core) or stdio (generic host).</summary>
+internal static class GatewayHostFactory
+{
+    public static WebApplication BuildHttpHost(ConfigurationSnapshot snapshot, GatewayOptions options, HttpServeSettings http, LogLevel logLevel, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.Sources.Clear();
+        ConfigureLogging(builder.Logging, logLevel);
+        configureLogging?.Invoke(builder.Logging);
+        builder.Services.AddGateway(snapshot, options);
+        builder.Services.AddSingleton(http);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        HttpGateway.AddMcpEndpoint(builder, http.Endpoint, http.Stateless);
+        WebApplication app = builder.Build();
+        HttpGateway.MapMcpEndpoint(app);
+        return app;
+    }
+
+    public static IHost BuildStdioHost(
+        ConfigurationSnapshot snapshot,
+        GatewayOptions options,
+        LogLevel logLevel,
+        Func<McpServerOptions, ITransport>? transport = null,
+        Action<ILoggingBuilder>? configureLogging = null)
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        ConfigureLogging(builder.Logging, logLevel);
+        configureLogging?.Invoke(builder.Logging);
+        builder.Services.AddGateway(snapshot, options);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddSingleton(new StdioTransportFactory(transport ?? (o => new StdioServerTransport(o))));
+        builder.Services.AddHostedService<StdioGatewayService>();
+        return builder.Build();
+    }
+
+    /// <summary>Logs go to stderr only: in stdio mode stdout carries nothing but the protocol.</summary>
+    public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(level);
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+
+        // The SDK logs every request at Information and connection failures with stack traces; the gateway logs what matters itself.
+        logging.AddFilter("ModelContextProtocol", level <= LogLevel.Debug ? level : LogLevel.Error);
+        logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    }
+}
+
+/// <summary>Makes the transport the stdio gateway serves on (stdin/stdout; tests substitute in-memory pipes).</summary>
+internal sealed record StdioTransportFactory(Func<McpServerOptions, ITransport> Create);

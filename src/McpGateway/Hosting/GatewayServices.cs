@@ -1,0 +1,44 @@
+using McpGateway.Configuration;
+using McpGateway.Downstream;
+using McpGateway.Gateway;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpGateway.Hosting;
+
+/// <summary>Registers the gateway's parts and configures the SDK server each agent session gets.</summary>
+internal static class GatewayServices
+{
+    public const string Instructions =
+        "This gateway serves tools from several MCP servers. In proxy mode each tool is named <server>_<tool>. " +
+        "Call list_servers to see the servers you may use, get_server_tools for a server's tools, and execute_tool to call one by server and name. " +
+        "If the gateway does not know who you are, pass your agent name in the agent_id argument of your first call.";
+
+    public static IServiceCollection AddGateway(this IServiceCollection services, ConfigurationSnapshot config, GatewayOptions options)
+    {
+        services.AddSingleton(config);
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new DownstreamManager(config.Servers, options, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<SessionRegistry>();
+        services.AddSingleton<GatewayTools>();
+        services.AddSingleton<GatewayStateProvider>();
+        services.AddSingleton<ToolsRequestHandler>();
+        services.AddSingleton<GatewayRequestFilter>();
+        return services;
+    }
+
+    /// <summary>Fills the SDK server options for one agent session: identity, capabilities, and the gateway's request filter.</summary>
+    public static void ConfigureSession(McpServerOptions serverOptions, GatewaySession session, GatewayRequestFilter filter)
+    {
+        serverOptions.ServerInfo = new Implementation { Name = "mcp-gateway", Title = "MCP Gateway", Version = GatewayVersion.Value };
+        serverOptions.ServerInstructions = Instructions;
+        serverOptions.Capabilities = new ServerCapabilities
+        {
+            Tools = new ToolsCapability { ListChanged = true },
+        };
+        serverOptions.Filters.Message.IncomingFilters.Add(filter.Create(session));
+    }
+}

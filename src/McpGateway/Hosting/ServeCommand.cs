@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using McpGateway.Configuration;
+using McpGateway.Downstream;
+using McpGateway.Gateway;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace McpGateway.Hosting;
+
+/// <summary><c>mcp-gateway serve</c>: run the gateway over stdio (default) or Streamable HTTP.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(DiscoveryEnvironment environment)
+    {
+        var config = new ConfigOptions();
+        var http = new Option<string?>("--http") { Description = "Serve Streamable HTTP at /mcp on [ADDRESS:]PORT (default address 127.0.0.1; PORT 0 picks a free port). Without it, serve stdio.", HelpName = "[ADDRESS:]PORT" };
+        var stateless = new Option<bool>("--stateless") { Description = "HTTP: keep no sessions (any replica can answer any request; no notifications, no session binding)." };
+        var mode = new Option<ExposureMode>("--mode") { Description = "proxy: every permitted tool as <server>_<tool>; discovery: only list_servers, get_server_tools, execute_tool.", DefaultValueFactory = _ => ExposureMode.Proxy };
+        var agent = new Option<string?>("--agent") { Description = "stdio: act as this agent for every request (cannot be overridden by the agent).", HelpName = "NAME" };
+        var separator = new Option<string>("--separator") { Description = "Between server prefix and tool name in exposed names.", DefaultValueFactory = _ => "_", HelpName = "TEXT" };
+        var agentArgument = new Option<string>("--agent-argument") { Description = "Name of the tool argument that carries the agent's identity (removed before forwarding).", DefaultValueFactory = _ => "agent_id", HelpName = "NAME" };
+        var noAgentArgument = new Option<bool>("--no-agent-argument") { Description = "Ignore the identity argument (and forward an argument of that name untouched)." };
+        var noAgentHeader = new Option<bool>("--no-agent-header") { Description = "HTTP: ignore the X-Agent-Id header." };
+        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow listening on a non-loopback address. Agents are not authenticated: only on a trusted network." };
+        var allowedOrigins = new Option<string[]>("--allowed-origin") { Description = "HTTP: a browser Origin to accept besides loopback ones (repeatable).", HelpName = "ORIGIN", AllowMultipleArgumentsPerToken = false };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level written to stderr.", DefaultValueFactory = _ => LogLevel.Information };
+
+        var command = new Command("serve", "Run the gateway: connect to every configured server and serve agents over stdio or Streamable HTTP.");
+        config.AddTo(command);
+        foreach (Option option in (Option[])[http, stateless, mode, agent, separator, agentArgument, noAgentArgument, noAgentHeader, allowRemote, allowedOrigins, logLevel])
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            TextWriter error = parse.InvocationConfiguration.Error;
+            ConfigLoadResult<ConfigurationSnapshot> loaded = config.Load(parse, error, environment);
+            if (!loaded.Succeeded)
+            {
+                error.WriteLine("cannot start: the configuration is invalid (see above). Run 'mcp-gateway validate' after fixing it.");
+                return ExitCodes.InvalidConfiguration;
+            }
+
+            ConfigurationSnapshot snapshot = loaded.Value!;
+            string? httpValue = parse.GetValue(http);
+            var options = new GatewayOptions
+            {
+                Mode = parse.GetValue(mode),
+                Separator = parse.GetValue(separator)!,
+                FixedAgent = parse.GetValue(agent),
+                AgentArgument = parse.GetValue(agentArgument)!,
+                AllowAgentArgument = !parse.GetValue(noAgentArgument),
+                AllowAgentHeader = !parse.GetValue(noAgentHeader),
+            };
+
+            string? problem = Validate(options, snapshot, httpValue);
+            IPEndPoint? endpoint = null;
+            if (problem is null && httpValue is not null && !TryParseEndpoint(httpValue, out endpoint))
+            {
+                problem = $"--http '{httpValue}' is not PORT or ADDRESS:PORT. Fix: write for example --http 8080 or --http 127.0.0.1:8080.";
+            }
+
+            if (problem is null && endpoint is not null && !IPAddress.IsLoopback(endpoint.Address) && !parse.GetValue(allowRemote))
+            {
+                problem = $"--http {httpValue} listens beyond this machine, and agents are not authenticated. Fix: use a loopback address (127.0.0.1), or pass --allow-remote on a trusted network.";
+            }
+
+            if (problem is not null)
+            {
+                error.WriteLine($"error: {problem}");
+                return ExitCodes.Usage;
+            }
+
+            var settings = endpoint is null ? null : new HttpServeSettings(endpoint, parse.GetValue(stateless), new HashSet<string>(parse.GetValue(allowedOrigins) ?? [], StringComparer.OrdinalIgnoreCase));
+            return await RunAsync(snapshot, options, settings, parse.GetValue(logLevel), error, cancellationToken);
+        });
+        return command;
+    }
+
+    private static string? Validate(GatewayOptions options, ConfigurationSnapshot snapshot, string? http)
+    {
+        if (!ExposedNames.IsLegal(options.Separator) || options.Separator.Length > 8)
+        {
+            return $"--separator '{options.Separator}' must be 1 to 8 of letters, digits, '_' or '-'. Fix: use the default '_' or for example '__'.";
+        }
+
+        if (options.FixedAgent is not null)
+        {
+            if (http is not null)
+            {
+                return "--agent applies to a stdio gateway (one agent per process). Fix: over HTTP, agents name themselves with the X-Agent-Id header or the agent_id argument.";
+            }
+
+            if (snapshot.Policy.FindAgent(options.FixedAgent) is null)
+            {
+                return $"--agent '{options.FixedAgent}' is not in {snapshot.Rules.SourceFile}. Fix: name an agent defined in the rules (names are case-sensitive).";
+            }
+        }
+
+        return null;
+    }
+
+    internal static bool TryParseEndpoint(string value, out IPEndPoint? endpoint)
+    {
+        endpoint = null;
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+        {
+            endpoint = port is >= 0 and <= 65535 ? new IPEndPoint(IPAddress.Loopback, port) : null;
+            return endpoint is not null;
+        }
+
+        string candidate = value.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + value[9..] : value;
+        return IPEndPoint.TryParse(candidate, out endpoint) && endpoint.Port != 0 | candidate.EndsWith(":0", StringComparison.Ordinal);
+    }
+
+    private static async Task<int> RunAsync(ConfigurationSnapshot snapshot, GatewayOptions options, HttpServeSettings? http, LogLevel logLevel, TextWriter error, CancellationToken cancellationToken)
+    {
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+
+        IHost host = http is null ? GatewayHostFactory.BuildStdioHost(snapshot, options, logLevel) : GatewayHostFactory.BuildHttpHost(snapshot, options, http, logLevel);
+        DownstreamManager downstream = host.Services.GetRequiredService<DownstreamManager>();
+        ILogger logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("McpGateway");
+        try
+        {
+            // Connect downstream first so the first tools/list an agent sends already sees every server that could start.
+            await downstream.StartAsync(stopping.Token);
+            _ = host.Services.GetRequiredService<GatewayStateProvider>();
+            await host.StartAsync(stopping.Token);
+            LogReady(logger, host, http, downstream);
+            await host.WaitForShutdownAsync(stopping.Token);
+            return ExitCodes.Success;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return ExitCodes.Success;
+        }
+        catch (IOException ex) when (http is not null)
+        {
+            error.WriteLine($"error: cannot listen on {http.Endpoint}: {ex.Message}");
+            return ExitCodes.InvalidConfiguration;
+        }
+        finally
+        {
+            try
+            {
+                await host.StopAsync(CancellationToken.None);
+            }
+            catch (Exception)
+            {
+                // Already stopped, or never started.
+            }
+
+            // Stops every child process before the gateway exits.
+            await downstream.DisposeAsync();
+            (host as IDisposable)?.Dispose();
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopping.Cancel();
+        }
+    }
+
+    private static void LogReady(ILogger logger, IHost host, HttpServeSettings? http, DownstreamManager downstream)
+    {
+        int ready = downstream.Servers.Count(s => s.IsReady);
+        string where = "stdio";
+        if (http is not null)
+        {
+            IServerAddressesFeature? addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
+            where = (addresses?.Addresses.FirstOrDefault() ?? $"http://{http.Endpoint}") + HttpGateway.Path;
+        }
+
+#pragma warning disable CA1848, CA2254 // One line at start-up; tests and users look for this exact text.
+        logger.LogInformation($"mcp-gateway ready on {where} ({ready} of {downstream.Servers.Count} servers ready)");
+#pragma warning restore CA1848, CA2254
+    }
+}

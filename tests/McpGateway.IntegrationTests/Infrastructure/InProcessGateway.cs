@@ -1,0 +1,200 @@
+using System.IO.Pipelines;
+using System.Net;
+using McpGateway.Configuration;
+using McpGateway.Downstream;
+using McpGateway.Gateway;
+using McpGateway.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpGateway.IntegrationTests.Infrastructure;
+
+/// <summary>How a test client reaches the gateway.</summary>
+public enum ServedTransport
+{
+    /// <summary>The stdio serving path, over in-memory pipes.</summary>
+    Stdio,
+
+    /// <summary>Streamable HTTP with sessions (the default).</summary>
+    Http,
+
+    /// <summary>Streamable HTTP, stateless.</summary>
+    HttpStateless,
+}
+
+/// <summary>
+/// A gateway running inside the test process with real downstream servers: the production composition
+/// (<see cref="GatewayHostFactory"/>), real Kestrel on a free loopback port for HTTP, and the same session setup the
+/// stdio host uses over in-memory pipes for stdio.
+/// </summary>
+internal sealed class InProcessGateway : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<Task> _stdioSessions = [];
+
+    private InProcessGateway(WebApplication app, TestLogs logs, Uri endpoint)
+    {
+        _app = app;
+        Logs = logs;
+        Endpoint = endpoint;
+    }
+
+    public TestLogs Logs { get; }
+
+    public Uri Endpoint { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public DownstreamManager Downstream => Services.GetRequiredService<DownstreamManager>();
+
+    public static async Task<InProcessGateway> StartAsync(
+        string serversJson,
+        string rulesJson,
+        GatewayOptions? options = null,
+        bool stateless = false,
+        CancellationToken cancellationToken = default)
+    {
+        RepoPaths.RequireNodeModules();
+        ConfigurationSnapshot snapshot = Load(serversJson, rulesJson);
+        var logs = new TestLogs();
+        var settings = new HttpServeSettings(new IPEndPoint(IPAddress.Loopback, 0), stateless, new HashSet<string>());
+        WebApplication app = GatewayHostFactory.BuildHttpHost(snapshot, options ?? new GatewayOptions(), settings, LogLevel.Debug, logging =>
+        {
+            logging.ClearProviders();
+            logging.AddProvider(logs);
+        });
+        try
+        {
+            await app.Services.GetRequiredService<DownstreamManager>().StartAsync(cancellationToken);
+            _ = app.Services.GetRequiredService<GatewayStateProvider>();
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.Services.GetRequiredService<DownstreamManager>().DisposeAsync();
+            await app.DisposeAsync();
+            throw;
+        }
+
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new InProcessGateway(app, logs, new Uri(address + HttpGateway.Path));
+    }
+
+    public static ConfigurationSnapshot Load(string serversJson, string rulesJson)
+    {
+        ConfigLoadResult<ServersConfig> servers = ConfigurationLoader.ParseServers("servers.json", serversJson, Environment.GetEnvironmentVariable);
+        ConfigLoadResult<RulesConfig> rules = ConfigurationLoader.ParseRules("rules.json", rulesJson, Environment.GetEnvironmentVariable);
+        var diagnostics = servers.Diagnostics.Concat(rules.Diagnostics).ToList();
+        ConfigLoadResult<ConfigurationSnapshot> combined = ConfigurationLoader.Combine(servers.Value, rules.Value, diagnostics, null);
+        if (!combined.Succeeded)
+        {
+            throw new InvalidOperationException("Test configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, combined.Errors));
+        }
+
+        return combined.Value!;
+    }
+
+    /// <summary>Connects a client the way an agent would, over the chosen transport.</summary>
+    /// <param name="agentHeader">HTTP only: the X-Agent-Id header to send.</param>
+    /// <param name="protocolVersion">The protocol revision the client asks for; 2025-11-25 gets a stateful session over HTTP.</param>
+    public async Task<McpClient> ConnectAsync(
+        ServedTransport transport,
+        string? agentHeader = null,
+        string protocolVersion = "2025-11-25",
+        McpClientHandlers? handlers = null,
+        CancellationToken cancellationToken = default)
+    {
+        var clientOptions = new McpClientOptions
+        {
+            ClientInfo = new Implementation { Name = "integration-test", Version = "1.0" },
+            ProtocolVersion = protocolVersion,
+        };
+        if (handlers is not null)
+        {
+            clientOptions.Handlers = handlers;
+        }
+
+        IClientTransport clientTransport;
+        if (transport == ServedTransport.Stdio)
+        {
+            clientTransport = StartStdioSession();
+        }
+        else
+        {
+            var headers = new Dictionary<string, string>();
+            if (agentHeader is not null)
+            {
+                headers["X-Agent-Id"] = agentHeader;
+            }
+
+            clientTransport = new HttpClientTransport(new HttpClientTransportOptions
+            {
+                Endpoint = Endpoint,
+                TransportMode = HttpTransportMode.StreamableHttp,
+                AdditionalHeaders = headers,
+            });
+        }
+
+        McpClient client = await McpClient.CreateAsync(clientTransport, clientOptions, cancellationToken: cancellationToken);
+        _owned.Add(client);
+        return client;
+    }
+
+    /// <summary>One stdio session: the same session setup <c>StdioGatewayService</c> does, over pipes instead of stdin/stdout.</summary>
+    private StreamClientTransport StartStdioSession()
+    {
+        var toServer = new Pipe();
+        var toClient = new Pipe();
+        var session = new GatewaySession(stateless: false);
+        var serverOptions = new McpServerOptions();
+        GatewayServices.ConfigureSession(serverOptions, session, Services.GetRequiredService<GatewayRequestFilter>());
+        McpServer server = McpServer.Create(
+            new StreamServerTransport(toServer.Reader.AsStream(), toClient.Writer.AsStream()),
+            serverOptions,
+            Services.GetRequiredService<ILoggerFactory>(),
+            Services);
+        session.Server = server;
+        SessionRegistry registry = Services.GetRequiredService<SessionRegistry>();
+        registry.Add(session);
+        _stdioSessions.Add(Task.Run(async () =>
+        {
+            try
+            {
+                await server.RunAsync();
+            }
+            finally
+            {
+                registry.Remove(session);
+                await server.DisposeAsync();
+            }
+        }));
+        return new StreamClientTransport(toServer.Writer.AsStream(), toClient.Reader.AsStream());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IAsyncDisposable owned in _owned)
+        {
+            try
+            {
+                await owned.DisposeAsync();
+            }
+            catch
+            {
+                // A client whose server went away first may fail to close; irrelevant to the test.
+            }
+        }
+
+        await _app.StopAsync();
+        await Downstream.DisposeAsync();
+        await Task.WhenAll(_stdioSessions).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await _app.DisposeAsync();
+    }
+}
