@@ -12,6 +12,7 @@ internal sealed class ConfigDocument
 {
     private const int MaxDepth = 64;
     private readonly HashSet<string> _substitutedPaths = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _unresolvedPaths = new(StringComparer.Ordinal);
 
     private ConfigDocument(string file, JsonNode? root, DiagnosticBag diagnostics, JsonPositionMap positions)
     {
@@ -32,6 +33,9 @@ internal sealed class ConfigDocument
 
     /// <summary>True when the string at <paramref name="path"/> came (partly) from the environment: never echo it.</summary>
     public bool IsSubstituted(string path) => _substitutedPaths.Contains(path);
+
+    /// <summary>True when the string at <paramref name="path"/> names a variable that could not be expanded (already reported).</summary>
+    public bool IsUnresolved(string path) => _unresolvedPaths.Contains(path);
 
     public static ConfigDocument Read(string file, byte[] utf8, Func<string, string?> environment)
     {
@@ -72,14 +76,10 @@ internal sealed class ConfigDocument
         }
         catch (JsonException ex)
         {
-            // The reader reports 0-based line and byte-in-line positions; users count from 1.
-            int? line = ex.LineNumber is long l ? (int)l + 1 : null;
-            int? column = ex.BytePositionInLine is long c ? (int)c + 1 : null;
-            if (line is null)
-            {
-                (int Line, int Column) pos = positions.ToLineColumn((int)Math.Min(reader.TokenStartIndex + bomLength, utf8.Length));
-                (line, column) = (pos.Line, pos.Column);
-            }
+            // The reader reports 0-based line and byte-in-line positions; users count lines and characters from 1.
+            (int Line, int Column) pos = ex.LineNumber is long l && ex.BytePositionInLine is long c
+                ? positions.ToLineColumn(l, c)
+                : positions.ToLineColumn((int)Math.Min(reader.TokenStartIndex + bomLength, utf8.Length));
 
             diagnostics.Add(new ConfigDiagnostic(
                 DiagnosticSeverity.Error,
@@ -87,8 +87,8 @@ internal sealed class ConfigDocument
                 string.Empty,
                 $"invalid JSON: {DescribeJsonError(ex)}.",
                 "correct the JSON syntax at this position (check for a missing comma, quote or bracket).",
-                line,
-                column));
+                pos.Line,
+                pos.Column));
             document.Root = null;
         }
 
@@ -117,6 +117,7 @@ internal sealed class ConfigDocument
                 if (error is not null)
                 {
                     Diagnostics.Error(path, error + ".", "set the variable before starting the gateway, or give a default with ${NAME:-default}.");
+                    _unresolvedPaths.Add(path);
                     return JsonValue.Create(string.Empty);
                 }
 

@@ -39,6 +39,12 @@ internal sealed class JsonNodeReader(ConfigDocument document)
 
     public string? String(JsonNode? node, string path, string fix, bool allowEmpty = false)
     {
+        // A variable that could not be expanded is already reported; its placeholder must not cause a second error.
+        if (document.IsUnresolved(path))
+        {
+            return null;
+        }
+
         if (node is JsonValue value && value.GetValueKind() == JsonValueKind.String)
         {
             string text = value.GetValue<string>();
@@ -57,6 +63,11 @@ internal sealed class JsonNodeReader(ConfigDocument document)
 
     public bool? Boolean(JsonNode? node, string path)
     {
+        if (document.IsUnresolved(path))
+        {
+            return null;
+        }
+
         if (node is JsonValue value)
         {
             switch (value.GetValueKind())
@@ -78,6 +89,11 @@ internal sealed class JsonNodeReader(ConfigDocument document)
     /// <summary>A positive whole number of milliseconds; numeric strings are accepted because substitution yields strings.</summary>
     public TimeSpan? Milliseconds(JsonNode? node, string path)
     {
+        if (document.IsUnresolved(path))
+        {
+            return null;
+        }
+
         long? ms = null;
         if (node is JsonValue value)
         {

@@ -6,12 +6,14 @@ namespace McpGateway.Configuration;
 internal sealed class JsonPositionMap
 {
     private readonly byte[] _utf8;
+    private readonly int _bomLength;
     private readonly List<int> _lineStarts = [0];
     private readonly Dictionary<string, int> _offsets = new(StringComparer.Ordinal);
 
     public JsonPositionMap(byte[] utf8)
     {
         _utf8 = utf8;
+        _bomLength = utf8.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
         for (int i = 0; i < utf8.Length; i++)
         {
             if (utf8[i] == (byte)'\n')
@@ -46,9 +48,21 @@ internal sealed class JsonPositionMap
     {
         int index = _lineStarts.BinarySearch(byteOffset);
         int line = index >= 0 ? index : ~index - 1;
-        int start = _lineStarts[line];
+        // Editors do not count a byte order mark as a column.
+        int start = line == 0 ? _bomLength : _lineStarts[line];
         int column = Encoding.UTF8.GetCharCount(_utf8, start, Math.Max(0, byteOffset - start)) + 1;
         return (line + 1, column);
+    }
+
+    /// <summary>
+    /// Converts a <see cref="System.Text.Json.Utf8JsonReader"/> position (0-based line, bytes into the line, byte order
+    /// mark excluded) to a 1-based line and a column in characters, like every other position this map gives.
+    /// </summary>
+    public (int Line, int Column) ToLineColumn(long line, long bytePositionInLine)
+    {
+        int index = (int)Math.Clamp(line, 0, _lineStarts.Count - 1);
+        int start = index == 0 ? _bomLength : _lineStarts[index];
+        return ToLineColumn((int)Math.Min(start + bytePositionInLine, _utf8.Length));
     }
 
     private static string? Parent(string path)

@@ -116,6 +116,7 @@ internal static class RulesConfigParser
                     break;
                 case JsonObject perServer:
                     tools.AddRange(ToolRules(reader, perServer, toolsPath));
+                    WarnAboutImplicitGrants(reader, servers, perServer, toolsPath);
                     break;
                 default:
                     reader.Diagnostics.Error(toolsPath, $"expected \"*\", an array or an object but found {JsonNodeReader.Describe(toolsNode)}.", "write \"*\" for all tools of the allowed servers, or {\"server\": [\"tool\", ...]}.");
@@ -131,6 +132,23 @@ internal static class RulesConfigParser
         };
     }
 
+    // The FastMCP guide's own gateway gave an allowed server that its "tools" map leaves out no tools; here such a
+    // server gets all of them (DESIGN's implicit grant, the same in both shapes). Say so, so that nobody who brings a
+    // file from that guide gets more access than they meant without being told.
+    private static void WarnAboutImplicitGrants(JsonNodeReader reader, IReadOnlyList<RulePattern> servers, JsonObject perServer, string toolsPath)
+    {
+        foreach (RulePattern server in servers)
+        {
+            if (!server.IsWildcard && !perServer.ContainsKey(server.Pattern) && !perServer.Select(kv => kv.Key).Any(k => Policy.Glob.IsMatch(k, server.Pattern)))
+            {
+                reader.Diagnostics.Warning(
+                    server.Source,
+                    $"server '{server.Pattern}' is allowed but not named in 'tools', so all of its tools are allowed (implicit grant).",
+                    $"to allow none of its tools write \"{server.Pattern}\": [] in {toolsPath}; to allow all of them say so with \"{server.Pattern}\": \"*\".");
+            }
+        }
+    }
+
     private static AgentRulesConfig ParseAgentsAgent(JsonNodeReader reader, string name, JsonObject obj, string path)
     {
         reader.UnknownProperties(obj, path, s_agentsAgent, asErrors: true, "agent");
@@ -138,6 +156,13 @@ internal static class RulesConfigParser
         if (!obj.ContainsKey("allow"))
         {
             reader.Diagnostics.Warning(path, $"agent '{name}' has no 'allow' section and can use nothing.", "add \"allow\": {\"servers\": [...]}, or remove the agent.");
+        }
+        else if (obj["allow"] is JsonObject allow && allow.ContainsKey("tools") && !allow.ContainsKey("servers"))
+        {
+            reader.Diagnostics.Warning(
+                JsonPath.Property(path, "allow"),
+                $"agent '{name}' has tool rules but no 'servers' list, so it may use no server and these tools stay out of reach.",
+                "add \"servers\": [...] naming the servers whose tools it may use.");
         }
 
         return new AgentRulesConfig

@@ -116,7 +116,7 @@ internal static class ServersConfigParser
                 "http" or "streamable-http" or "streamablehttp" or "streamable_http" => ServerTransport.Http,
                 "sse" => ServerTransport.Sse,
                 null => null,
-                _ => Unknown(bag, typePath, type),
+                _ => Unknown(bag, typePath, reader.IsSubstituted(typePath) ? "the value" : $"'{type}'"),
             };
             if (parsed is not null && declared is not null && parsed != declared)
             {
@@ -278,7 +278,7 @@ internal static class ServersConfigParser
 
     private static ServerTransport? Unknown(DiagnosticBag bag, string path, string value)
     {
-        bag.Error(path, $"'{value}' is not a transport this gateway knows.", "write \"stdio\", \"http\" (Streamable HTTP) or \"sse\" (legacy SSE).");
+        bag.Error(path, $"{value} is not a transport this gateway knows.", "write \"stdio\", \"http\" (Streamable HTTP) or \"sse\" (legacy SSE).");
         return null;
     }
 

@@ -95,7 +95,9 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
                 $"The request to server '{Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.",
                 (McpErrorCode)RequestTimeoutErrorCode);
         }
-        catch (Exception ex) when (ex is IOException or ClientTransportClosedException or ObjectDisposedException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        // A cancellation that is neither the caller's nor the timeout is the client cancelling its pending requests
+        // because the connection closed (the server died mid-call): the same failure as a transport error.
+        catch (Exception ex) when (ex is IOException or ClientTransportClosedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogCallFailed(_logger, Name, method, ex.Message);
             throw new McpException($"Server '{Name}' closed the connection during the request.");

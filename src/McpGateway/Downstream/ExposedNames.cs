@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -42,11 +43,15 @@ internal static class ExposedNames
         return sanitized.Length <= MaxLength ? sanitized : WithHash(sanitized, server, tool);
     }
 
-    /// <summary>The fallback for a name someone else holds: shortened if needed, plus the hash of (server, tool).</summary>
-    public static string WithHash(string name, string server, string tool)
+    /// <summary>
+    /// The fallback for a name someone else holds: shortened if needed, plus the hash of (server, tool), and of the
+    /// attempt from the second on. The attempt must go into the hash: a name cut to the limit already ends in its
+    /// hash, so neither its first fallback nor a counter appended before cutting would ever change it.
+    /// </summary>
+    public static string WithHash(string name, string server, string tool, int attempt = 1)
     {
         int keep = Math.Min(name.Length, MaxLength - HashLength - 1);
-        return string.Concat(name.AsSpan(0, keep), "_", Hash(server, tool));
+        return string.Concat(name.AsSpan(0, keep), "_", Hash(server, tool, attempt));
     }
 
     private static string Sanitize(string name)
@@ -70,9 +75,10 @@ internal static class ExposedNames
 
     private static bool IsLegalChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '_' or '-';
 
-    private static string Hash(string server, string tool)
+    private static string Hash(string server, string tool, int attempt)
     {
-        byte[] digest = SHA256.HashData(Encoding.UTF8.GetBytes(server + "\0" + tool));
+        string key = attempt <= 1 ? server + "\0" + tool : string.Concat(server, "\0", tool, "\0", attempt.ToString(CultureInfo.InvariantCulture));
+        byte[] digest = SHA256.HashData(Encoding.UTF8.GetBytes(key));
         return Convert.ToHexStringLower(digest, 0, HashLength / 2);
     }
 }

@@ -92,7 +92,7 @@ internal sealed partial class ToolCatalog
                     name = ExposedNames.WithHash(preferred, server.Name, tool.Name);
                     for (int n = 2; reservedNames.Contains(name) || taken.ContainsKey(name); n++)
                     {
-                        name = ExposedNames.WithHash(preferred + n, server.Name, tool.Name);
+                        name = ExposedNames.WithHash(preferred, server.Name, tool.Name, n);
                     }
 
                     string holder = taken.TryGetValue(preferred, out var owner) ? $"tool '{owner.Tool}' of server '{owner.Server}'" : "the gateway's own tool";

@@ -56,8 +56,11 @@ internal sealed partial class GatewayRequestFilter(
         return value.Length == 0 ? null : value;
     }
 
-    private static Task RespondAsync(MessageContext context, JsonRpcRequest request, System.Text.Json.Nodes.JsonNode? result, CancellationToken cancellationToken) =>
-        context.Server.SendMessageAsync(new JsonRpcResponse { Id = request.Id, Result = result }, cancellationToken);
+    private static Task RespondAsync(MessageContext context, JsonRpcRequest request, System.Text.Json.Nodes.JsonNode? result, CancellationToken cancellationToken)
+    {
+        ProtocolEras.AdaptResult(result, request.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion);
+        return context.Server.SendMessageAsync(new JsonRpcResponse { Id = request.Id, Result = result }, cancellationToken);
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure handling '{Method}'.")]
     private static partial void LogUnexpected(ILogger logger, string method, Exception exception);

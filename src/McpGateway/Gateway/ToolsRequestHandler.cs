@@ -24,6 +24,9 @@ internal sealed partial class ToolsRequestHandler(
     // its own for the downstream hop, so the agent's are not forwarded.
     private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
 
+    // The longest call the servers file allows (callTimeoutMs); also far inside what a timer accepts.
+    private const long MaxTimeoutMs = 86_400_000;
+
     public JsonObject ListTools(GatewaySession session, string? headerAgent)
     {
         GatewayState state = stateProvider.Current;
@@ -125,9 +128,9 @@ internal sealed partial class ToolsRequestHandler(
         TimeSpan? timeout = null;
         if (arguments["timeout_ms"] is JsonNode timeoutNode)
         {
-            if (timeoutNode.GetValueKind() != JsonValueKind.Number || !timeoutNode.AsValue().TryGetValue(out long ms) || ms < 1)
+            if (timeoutNode.GetValueKind() != JsonValueKind.Number || !timeoutNode.AsValue().TryGetValue(out long ms) || ms is < 1 or > MaxTimeoutMs)
             {
-                return ToolResults.Error("'timeout_ms' must be a positive whole number of milliseconds.");
+                return ToolResults.Error($"'timeout_ms' must be a whole number of milliseconds from 1 to {MaxTimeoutMs} (one day).");
             }
 
             timeout = TimeSpan.FromMilliseconds(ms);

@@ -136,7 +136,7 @@ internal static class ServeCommand
             _ = host.Services.GetRequiredService<GatewayStateProvider>();
             await host.StartAsync(stopping.Token);
             LogReady(logger, host, http, downstream);
-            await host.WaitForShutdownAsync(stopping.Token);
+            await WaitForStopRequestAsync(host, stopping.Token);
             return ExitCodes.Success;
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -150,17 +150,12 @@ internal static class ServeCommand
         }
         finally
         {
-            try
-            {
-                await host.StopAsync(CancellationToken.None);
-            }
-            catch (Exception)
-            {
-                // Already stopped, or never started.
-            }
-
-            // Stops every child process before the gateway exits.
+            // The host waits for requests in flight before it stops (up to its shutdown timeout, 30 s), and a call in
+            // flight waits for its downstream server: stop the servers alongside the host, so those calls end at once
+            // with an error the agent receives. This also stops every child process before the gateway exits.
+            Task stopHost = StopHostAsync(host);
             await downstream.DisposeAsync();
+            await stopHost;
             (host as IDisposable)?.Dispose();
         }
 
@@ -168,6 +163,32 @@ internal static class ServeCommand
         {
             context.Cancel = true;
             stopping.Cancel();
+        }
+    }
+
+    /// <summary>
+    /// Waits for a signal, or for the host to be told to stop (a stdio agent closing stdin). Unlike
+    /// <c>WaitForShutdownAsync</c> it does not stop the host itself: that waits for requests in flight, which the
+    /// caller ends first by stopping the downstream servers.
+    /// </summary>
+    private static async Task WaitForStopRequestAsync(IHost host, CancellationToken stopping)
+    {
+        var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        IHostApplicationLifetime lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        using CancellationTokenRegistration onStopping = lifetime.ApplicationStopping.Register(() => stopRequested.TrySetResult());
+        using CancellationTokenRegistration onSignal = stopping.Register(() => stopRequested.TrySetResult());
+        await stopRequested.Task;
+    }
+
+    private static async Task StopHostAsync(IHost host)
+    {
+        try
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            // Already stopped, or never started.
         }
     }
 

@@ -34,7 +34,10 @@ internal sealed class ServerAccess
         }
         else
         {
-            string source = agent.Allow.Servers is { Count: > 0 } ? agent.Allow.ServersSource : string.Empty;
+            // Name the list that was searched even when it is empty or absent, so the reason says where to add the server.
+            string source = agent.Allow.ServersSource.Length > 0 ? agent.Allow.ServersSource
+                : agent.SourcePath.Length > 0 ? JsonPath.Property(JsonPath.Property(agent.SourcePath, "allow"), "servers")
+                : string.Empty;
             serverDecision = new PolicyDecision(DecisionKind.ServerNotAllowed, agent.Name, server, null, new RulePattern(string.Empty, source));
         }
 

@@ -38,6 +38,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<Task> _stdioSessions = [];
+    private readonly CancellationTokenSource _stopping = new();
 
     private InProcessGateway(WebApplication app, TestLogs logs, Uri endpoint)
     {
@@ -167,7 +168,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
         {
             try
             {
-                await server.RunAsync();
+                await server.RunAsync(_stopping.Token);
             }
             finally
             {
@@ -192,9 +193,12 @@ internal sealed class InProcessGateway : IAsyncDisposable
             }
         }
 
+        // The SDK's stream client transport does not close the stream it writes to, so stdio sessions end by cancellation.
+        await _stopping.CancelAsync();
         await _app.StopAsync();
         await Downstream.DisposeAsync();
         await Task.WhenAll(_stdioSessions).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
         await _app.DisposeAsync();
+        _stopping.Dispose();
     }
 }

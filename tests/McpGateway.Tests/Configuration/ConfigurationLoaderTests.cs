@@ -35,10 +35,28 @@ public sealed class ConfigurationLoaderTests : IDisposable
     [Fact]
     public void Combine_SeedShapeToolsKeyNamesUnknownServer_Warns()
     {
-        ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """{"access_rules": {"a": {"servers": ["github"], "tools": {"playwright": "*"}}}}""");
+        ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """{"access_rules": {"a": {"servers": ["github"], "tools": {"github": "*", "playwright": "*"}}}}""");
 
         Assert.True(result.Succeeded);
         ConfigFixture.SingleWarning(result.Diagnostics, "$.access_rules.a.tools.playwright", "'playwright' is not a configured server");
+    }
+
+    [Fact]
+    public void Combine_SeedShapeAllowedServerLeftOutOfToolsMap_WarnsAboutTheImplicitGrant()
+    {
+        ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """{"access_rules": {"a": {"servers": ["github"], "tools": {"docs-search": ["x"]}}}}""");
+
+        Assert.True(result.Succeeded);
+        ConfigFixture.SingleWarning(result.Diagnostics, "$.access_rules.a.servers[0]", "all of its tools are allowed (implicit grant)");
+    }
+
+    [Fact]
+    public void Combine_AgentsShapeToolRulesWithoutServers_WarnsThatNothingIsReachable()
+    {
+        ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """{"agents": {"a": {"allow": {"tools": {"github": ["x"]}}}}}""");
+
+        Assert.True(result.Succeeded);
+        ConfigFixture.SingleWarning(result.Diagnostics, "$.agents.a.allow", "has tool rules but no 'servers' list");
     }
 
     [Fact]

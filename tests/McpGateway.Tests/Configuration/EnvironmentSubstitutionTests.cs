@@ -6,7 +6,7 @@ namespace McpGateway.Tests.Configuration;
 public sealed class EnvironmentSubstitutionTests
 {
     private static ServerConfig StdioWithCommand(string command, params (string Name, string Value)[] variables) =>
-        ConfigFixture.SingleServer($$"""{"mcpServers": {"s": {"command": "{{command}}"}}}""", ConfigFixture.Environment(variables));
+        ConfigFixture.SingleServer($$"""{"mcpServers": {"s": {"command": "{{command}}" } } }""", ConfigFixture.Environment(variables));
 
     [Fact]
     public void ParseServers_SetVariable_IsSubstituted()
@@ -71,6 +71,28 @@ public sealed class EnvironmentSubstitutionTests
         Assert.Contains("${NAME:-default}", error.Fix, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"mcpServers": {"s": {"command": "${MISSING}"}}}""", "command")]
+    [InlineData("""{"mcpServers": {"s": {"url": "${MISSING}"}}}""", "url")]
+    [InlineData("""{"mcpServers": {"s": {"command": "node", "cwd": "${MISSING}"}}}""", "cwd")]
+    [InlineData("""{"mcpServers": {"s": {"command": "node", "type": "${MISSING}"}}}""", "type")]
+    [InlineData("""{"mcpServers": {"s": {"command": "node", "enabled": "${MISSING}"}}}""", "enabled")]
+    [InlineData("""{"mcpServers": {"s": {"command": "node", "callTimeoutMs": "${MISSING}"}}}""", "callTimeoutMs")]
+    public void ParseServers_UnsetVariable_IsReportedOnceWithoutFollowOnErrors(string json, string key)
+    {
+        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers(json);
+
+        ConfigFixture.SingleError(result.Diagnostics, "$.mcpServers.s." + key, "'MISSING' is not set");
+    }
+
+    [Fact]
+    public void ParseRules_UnsetVariableInPattern_IsReportedOnceWithoutFollowOnErrors()
+    {
+        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""{"agents": {"a": {"allow": {"servers": ["db", "${MISSING}"]}}}}""");
+
+        ConfigFixture.SingleError(result.Diagnostics, "$.agents.a.allow.servers[1]", "'MISSING' is not set");
+    }
+
     [Fact]
     public void ParseServers_SetButEmptyVariableWithoutDefault_IsEmpty()
     {
@@ -92,7 +114,7 @@ public sealed class EnvironmentSubstitutionTests
     public void ParseServers_MalformedReference_IsAnErrorAtItsPath(string value, string messageFragment)
     {
         ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers(
-            $$"""{"mcpServers": {"s": {"command": "node", "args": ["ok", "{{value}}"]}}}""",
+            $$"""{"mcpServers": {"s": {"command": "node", "args": ["ok", "{{value}}"] } } }""",
             ConfigFixture.Environment(("TOKEN", "t")));
 
         ConfigFixture.SingleError(result.Diagnostics, "$.mcpServers.s.args[1]", messageFragment);
@@ -205,13 +227,5 @@ public sealed class EnvironmentSubstitutionTests
 
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
         Assert.Equal(["db", "web"], result.Value!.Agents[0].Allow.Servers!.Select(p => p.Pattern));
-    }
-
-    [Fact]
-    public void ParseRules_UnsetVariable_IsAnErrorAtItsPath()
-    {
-        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""{"agents": {"a": {"allow": {"servers": ["db", "${MISSING}"]}}}}""");
-
-        Assert.Contains(result.Errors, d => d.JsonPath == "$.agents.a.allow.servers[1]" && d.Message.Contains("'MISSING' is not set", StringComparison.Ordinal));
     }
 }

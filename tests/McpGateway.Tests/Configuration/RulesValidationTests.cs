@@ -27,11 +27,18 @@ public sealed class RulesValidationTests
     [Fact]
     public void ParseRules_UnknownAgentKey_IsAnErrorWithSuggestion()
     {
-        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""{"agents": {"a": {"allow": {"servers": ["*"]}, "deyn": {"servers": ["db"]}}}}""");
+        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""{"agents": {"a": {"allow": {"servers": ["*"]}, "dney": {"servers": ["db"]}, "denny": {}}}}""");
 
         Assert.False(result.Succeeded);
-        ConfigDiagnostic error = ConfigFixture.SingleError(result.Diagnostics, "$.agents.a.deyn", "'deyn' is not a known agent property");
-        Assert.Equal("did you mean 'deny'?", error.Fix);
+        Assert.Null(result.Value);
+        Assert.Collection(
+            result.Errors,
+            e => ConfigFixture.AssertDiagnostic(e, "$.agents.a.dney", "'dney' is not a known agent property"),
+            e =>
+            {
+                ConfigFixture.AssertDiagnostic(e, "$.agents.a.denny", "'denny' is not a known agent property");
+                Assert.Equal("did you mean 'deny'?", e.Fix);
+            });
     }
 
     [Theory]

@@ -143,7 +143,7 @@ public sealed class ServersValidationTests
     [InlineData("host:8080/mcp")]
     public void ParseServers_UrlWithoutHttpScheme_IsAnError(string url)
     {
-        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"url": "{{url}}"}}}""");
+        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"url": "{{url}}" } } }""");
 
         ConfigFixture.SingleError(result.Diagnostics, "$.mcpServers.a.url", "is not an absolute http:// or https:// URL");
     }
@@ -162,7 +162,7 @@ public sealed class ServersValidationTests
     [InlineData("transport", "grpc")]
     public void ParseServers_UnknownTransport_IsAnError(string key, string value)
     {
-        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"url": "https://h/mcp", "{{key}}": "{{value}}"}}}""");
+        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"url": "https://h/mcp", "{{key}}": "{{value}}" } } }""");
 
         ConfigFixture.SingleError(result.Diagnostics, "$.mcpServers.a." + key, $"'{value}' is not a transport");
     }
@@ -198,7 +198,7 @@ public sealed class ServersValidationTests
     [InlineData("a_prefix_that_is_much_too_long_for_any_client_x")]
     public void ParseServers_BadPrefix_IsAnError(string prefix)
     {
-        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"command": "node", "prefix": "{{prefix}}"}}}""");
+        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"command": "node", "prefix": "{{prefix}}" } } }""");
 
         ConfigFixture.SingleError(result.Diagnostics, "$.mcpServers.a.prefix", "a prefix may hold only letters, digits, '_' and '-'");
     }
@@ -209,7 +209,7 @@ public sealed class ServersValidationTests
     [InlineData("\"my-db_2\"", "my-db_2")]
     public void ParseServers_GoodPrefix_IsAccepted(string json, string expected)
     {
-        ServerConfig server = ConfigFixture.SingleServer($$"""{"mcpServers": {"a": {"command": "node", "prefix": {{json}}}}}""");
+        ServerConfig server = ConfigFixture.SingleServer($$"""{"mcpServers": {"a": {"command": "node", "prefix": {{json}} } } }""");
 
         Assert.Equal(expected, server.Prefix);
         Assert.Equal(expected, server.EffectivePrefix);
@@ -224,7 +224,7 @@ public sealed class ServersValidationTests
     [InlineData("callTimeoutMs", "true", "expected a whole number of milliseconds but found true/false")]
     public void ParseServers_BadTimeout_IsAnError(string key, string value, string messageFragment)
     {
-        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"command": "node", "{{key}}": {{value}}}}}""");
+        ConfigLoadResult<ServersConfig> result = ConfigFixture.Servers($$"""{"mcpServers": {"a": {"command": "node", "{{key}}": {{value}} } } }""");
 
         ConfigFixture.SingleError(result.Diagnostics, "$.mcpServers.a." + key, messageFragment);
     }

@@ -1,0 +1,302 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace McpGateway.LoadTest;
+
+/// <summary>One agent's connection under load: initialise once, then make tools/call requests.</summary>
+internal interface ILoadSession : IAsyncDisposable
+{
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Makes one call; true when the answer is a JSON-RPC result (not an error).</summary>
+    Task<bool> CallAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The request a load run repeats, as pre-encoded JSON around the request id.</summary>
+internal sealed class CallTemplate(string tool, string argumentsJson)
+{
+    private readonly byte[] _prefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"id\":");
+    private readonly byte[] _suffix = Encoding.UTF8.GetBytes($",\"method\":\"tools/call\",\"params\":{{\"name\":{JsonSerializer.Serialize(tool)},\"arguments\":{argumentsJson}}}}}");
+
+    public string Tool { get; } = tool;
+
+    public byte[] Build(long id)
+    {
+        Span<byte> digits = stackalloc byte[20];
+        id.TryFormat(digits, out int written, provider: CultureInfo.InvariantCulture);
+        byte[] body = new byte[_prefix.Length + written + _suffix.Length];
+        _prefix.CopyTo(body, 0);
+        digits[..written].CopyTo(body.AsSpan(_prefix.Length));
+        _suffix.CopyTo(body, _prefix.Length + written);
+        return body;
+    }
+
+    public static byte[] Initialize(long id) => Encoding.UTF8.GetBytes(
+        $"{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"mcp-loadtest\",\"version\":\"1.0\"}}}}}}");
+
+    public static byte[] Initialized { get; } = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+
+    /// <summary>True when a JSON-RPC response (plain or inside SSE data lines) carries a result rather than an error.</summary>
+    public static bool IsResult(ReadOnlySpan<byte> response) =>
+        response.IndexOf("\"result\""u8) >= 0 && response.IndexOf("\"error\":{"u8) < 0;
+}
+
+/// <summary>Streamable HTTP over keep-alive: one HTTP connection and one MCP session per load session.</summary>
+internal sealed class StreamableHttpSession(Uri endpoint, CallTemplate template, bool stateless, IReadOnlyDictionary<string, string> headers) : ILoadSession
+{
+    private static long s_nextId;
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        MaxConnectionsPerServer = 1,
+        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+        AutomaticDecompression = DecompressionMethods.None,
+    })
+    { Timeout = TimeSpan.FromMinutes(2) };
+
+    private string? _sessionId;
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        if (stateless)
+        {
+            return;
+        }
+
+        using HttpResponseMessage init = await PostAsync(CallTemplate.Initialize(Interlocked.Increment(ref s_nextId)), cancellationToken);
+        init.EnsureSuccessStatusCode();
+        _sessionId = init.Headers.TryGetValues("Mcp-Session-Id", out IEnumerable<string>? ids) ? ids.First() : null;
+        _ = await init.Content.ReadAsByteArrayAsync(cancellationToken);
+        using HttpResponseMessage initialized = await PostAsync(CallTemplate.Initialized, cancellationToken);
+        _ = await initialized.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
+
+    public async Task<bool> CallAsync(CancellationToken cancellationToken)
+    {
+        using HttpResponseMessage response = await PostAsync(template.Build(Interlocked.Increment(ref s_nextId)), cancellationToken);
+        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        return response.IsSuccessStatusCode && CallTemplate.IsResult(body);
+    }
+
+    private Task<HttpResponseMessage> PostAsync(byte[] body, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new ByteArrayContent(body), Version = HttpVersion.Version11 };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.TryAddWithoutValidation("MCP-Protocol-Version", "2025-11-25");
+        if (_sessionId is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Mcp-Session-Id", _sessionId);
+        }
+
+        foreach ((string name, string value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Newline-delimited JSON-RPC over a process's stdin/stdout, the way an agent talks to a stdio server. Load sessions
+/// share the one connection (as concurrent requests of one client); responses are matched to requests by id.
+/// </summary>
+internal sealed class StdioConnection : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Stream _stdin;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<bool>> _pending = new();
+    private readonly Task _reader;
+    private long _nextId;
+
+    public StdioConnection(string command, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(command)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        _process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {command}");
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginErrorReadLine();
+        _stdin = _process.StandardInput.BaseStream;
+        _reader = Task.Run(ReadAsync);
+    }
+
+    public int ProcessId => _process.Id;
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        long id = Interlocked.Increment(ref _nextId);
+        Task<bool> answered = Register(id);
+        await WriteAsync(CallTemplate.Initialize(id), cancellationToken);
+        await answered.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        await WriteAsync(CallTemplate.Initialized, cancellationToken);
+    }
+
+    public async Task<bool> CallAsync(CallTemplate template, CancellationToken cancellationToken)
+    {
+        long id = Interlocked.Increment(ref _nextId);
+        Task<bool> answered = Register(id);
+        await WriteAsync(template.Build(id), cancellationToken);
+        return await answered.WaitAsync(cancellationToken);
+    }
+
+    private Task<bool> Register(long id)
+    {
+        var completion = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = completion;
+        return completion.Task;
+    }
+
+    private async Task WriteAsync(byte[] line, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _stdin.WriteAsync(line, cancellationToken);
+            _stdin.WriteByte((byte)'\n');
+            await _stdin.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task ReadAsync()
+    {
+        Stream stdout = _process.StandardOutput.BaseStream;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        int filled = 0;
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read = await stdout.ReadAsync(buffer.AsMemory(filled));
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
+                int start = 0;
+                int newline;
+                while ((newline = buffer.AsSpan(start, filled - start).IndexOf((byte)'\n')) >= 0)
+                {
+                    Dispatch(buffer.AsSpan(start, newline));
+                    start += newline + 1;
+                }
+
+                buffer.AsSpan(start, filled - start).CopyTo(buffer);
+                filled -= start;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            foreach (TaskCompletionSource<bool> pending in _pending.Values)
+            {
+                pending.TrySetException(new IOException("the process closed its output"));
+            }
+        }
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> line)
+    {
+        // Only responses matter here: find the top-level "id" without building a document.
+        var reader = new Utf8JsonReader(line);
+        long? id = null;
+        bool isResult = false;
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("id"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value))
+                {
+                    id = value;
+                }
+            }
+            else
+            {
+                bool result = reader.ValueTextEquals("result"u8);
+                reader.Read();
+                isResult |= result;
+                reader.Skip();
+            }
+        }
+
+        if (id is long known && _pending.TryRemove(known, out TaskCompletionSource<bool>? completion))
+        {
+            completion.TrySetResult(isResult);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _stdin.Close();
+            if (!_process.WaitForExit(3000))
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        await _reader.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _process.Dispose();
+    }
+}
+
+/// <summary>A load session that is one concurrent caller on a shared stdio connection.</summary>
+internal sealed class StdioSession(StdioConnection connection, CallTemplate template) : ILoadSession
+{
+    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<bool> CallAsync(CancellationToken cancellationToken) => connection.CallAsync(template, cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+using McpGateway.LoadTest;
+
+// The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
+// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--out FILE]
+var settings = BenchSettings.Parse(args);
+string root = BenchSettings.FindRoot();
+string work = Directory.CreateTempSubdirectory("mcp-loadtest-").FullName;
+string everything = Path.Combine(root, "tests", "fixtures", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
+string gatewayDll = Path.Combine(root, "src", "McpGateway", "bin", "Release", "net10.0", "mcp-gateway.dll");
+foreach (string required in (string[])[everything, gatewayDll])
+{
+    if (!File.Exists(required))
+    {
+        Console.Error.WriteLine($"missing {required}: run `npm ci --prefix tests/fixtures` and `dotnet build -c Release`.");
+        return 2;
+    }
+}
+
+string servers = Path.Combine(work, "servers.json");
+string rules = Path.Combine(work, "rules.json");
+File.WriteAllText(servers, "{\"mcpServers\": {\"everything\": {\"command\": \"node\", \"args\": [" + System.Text.Json.JsonSerializer.Serialize(everything) + "]}}}");
+File.WriteAllText(rules, """{"agents": {"bench": {"allow": {"servers": ["everything"]}}}}""");
+var agentHeader = new Dictionary<string, string> { ["X-Agent-Id"] = "bench" };
+
+Func<Target>[] targets =
+[
+    () => new DirectStdioTarget("everything, direct stdio", "node", [everything]),
+    () => new GatewayStdioTarget("gateway stdio → everything", gatewayDll, servers, rules, "bench") { ToolPrefix = "everything_" },
+    () => new HttpProcessTarget("gateway http stateful → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "everything_" },
+    () => new HttpProcessTarget("gateway http stateless → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "everything_" },
+];
+
+var results = new List<LoadResult>();
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+for (int round = 1; round <= settings.Repeat; round++)
+{
+    foreach (int sessions in settings.Sessions)
+    {
+        foreach (Func<Target> make in targets)
+        {
+            await using Target target = make();
+            await target.StartAsync(cancel.Token);
+            var template = new CallTemplate(target.ToolPrefix + "echo", """{"message":"hello"}""");
+            IReadOnlyList<ILoadSession> open = await target.OpenSessionsAsync(sessions, template, cancel.Token);
+            LoadResult result = await LoadRun.RunAsync(target.Name, open, settings.Calls, Math.Min(500, settings.Calls / 4), target.Processes, cancel.Token);
+            foreach (ILoadSession session in open)
+            {
+                await session.DisposeAsync();
+            }
+
+            results.Add(result);
+            Console.Error.WriteLine($"round {round} N={sessions} {result.Target}: {result.CallsPerSecond:F0} calls/s, p50 {result.P50Micros:F0} µs, errors {result.Errors}, cpu/call {string.Join(", ", result.CpuMicrosPerCall.Select(c => $"{c.Key} {c.Value:F0} µs"))}");
+        }
+    }
+}
+
+string report = Report.Markdown(results, settings);
+Console.WriteLine(report);
+if (settings.Output is not null)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.Output))!);
+    File.WriteAllText(settings.Output, report);
+    Console.Error.WriteLine($"wrote {settings.Output}");
+}
+
+Directory.Delete(work, recursive: true);
+return 0;
+
+internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output)
+{
+    public static BenchSettings Parse(string[] args)
+    {
+        int calls = 2000, repeat = 3;
+        int[] sessions = [1, 16];
+        string? output = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--calls": calls = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--repeat": repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--sessions": sessions = [.. args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
+                case "--out": output = args[++i]; break;
+                default: throw new ArgumentException($"unknown argument {args[i]}");
+            }
+        }
+
+        return new BenchSettings(calls, sessions, repeat, output);
+    }
+
+    public static string FindRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "McpGateway.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("run from inside the repository");
+    }
+}
+
+internal static class Report
+{
+    /// <summary>Medians over rounds, with ratios to the direct call measured in the same run.</summary>
+    public static string Markdown(IReadOnlyList<LoadResult> results, BenchSettings settings)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Calls per run: {settings.Calls}; rounds: {settings.Repeat} (medians shown); tool: everything/echo.");
+        sb.AppendLine();
+        sb.AppendLine("| target | N | calls/s | vs direct | p50 µs | p90 µs | p99 µs | errors | CPU µs/call (process under test) | load generator µs/call |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (IGrouping<(string, int), LoadResult> group in results.GroupBy(r => (r.Target, r.Sessions)).OrderBy(g => g.Key.Item2))
+        {
+            LoadResult[] runs = [.. group];
+            double rate = Median(runs.Select(r => r.CallsPerSecond));
+            double direct = Median(results.Where(r => r.Sessions == group.Key.Item2 && r.Target.Contains("direct", StringComparison.Ordinal)).Select(r => r.CallsPerSecond));
+            var cpu = runs[0].CpuMicrosPerCall.Keys.Where(k => k != "load generator")
+                .Select(k => $"{k} {Median(runs.Select(r => r.CpuMicrosPerCall.GetValueOrDefault(k, double.NaN))):F0}");
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {group.Key.Item1} | {group.Key.Item2} | {rate:F0} | {rate / direct:F2} | {Median(runs.Select(r => r.P50Micros)):F0} | {Median(runs.Select(r => r.P90Micros)):F0} | {Median(runs.Select(r => r.P99Micros)):F0} | {runs.Sum(r => r.Errors)} | {string.Join("; ", cpu)} | {Median(runs.Select(r => r.CpuMicrosPerCall["load generator"])):F0} |");
+        }
+
+        return sb.ToString();
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Where(v => !double.IsNaN(v)).Order()];
+        return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
+    }
+}

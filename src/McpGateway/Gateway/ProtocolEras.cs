@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace McpGateway.Gateway;
+
+/// <summary>
+/// Adapts what a downstream server answered to the protocol revision the agent speaks. The two hops negotiate
+/// separately: a downstream server on 2026-07-28 adds <c>resultType</c> and its own
+/// <c>_meta["io.modelcontextprotocol/serverInfo"]</c>, which a 2025-11-25 agent does not expect and which would reveal
+/// the downstream server to the agent; a 2025-11-25 server leaves out <c>resultType</c>, which a 2026-07-28 agent expects.
+/// </summary>
+internal static class ProtocolEras
+{
+    public const string July2026 = "2026-07-28";
+    private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
+
+    /// <summary>True for revisions that use per-request metadata and <c>resultType</c> (2026-07-28 and later).</summary>
+    public static bool IsJuly2026OrLater(string? protocolVersion) =>
+        protocolVersion is not null && string.CompareOrdinal(protocolVersion, July2026) >= 0;
+
+    /// <summary>Rewrites <paramref name="result"/> in place for an agent speaking <paramref name="agentProtocolVersion"/>.</summary>
+    public static void AdaptResult(JsonNode? result, string? agentProtocolVersion)
+    {
+        if (result is not JsonObject obj)
+        {
+            return;
+        }
+
+        if (obj["_meta"] is JsonObject meta)
+        {
+            List<string>? reserved = null;
+            foreach (KeyValuePair<string, JsonNode?> entry in meta)
+            {
+                if (entry.Key.StartsWith(ReservedMetaPrefix, StringComparison.Ordinal))
+                {
+                    (reserved ??= []).Add(entry.Key);
+                }
+            }
+
+            if (reserved is not null)
+            {
+                foreach (string key in reserved)
+                {
+                    meta.Remove(key);
+                }
+
+                if (meta.Count == 0)
+                {
+                    obj.Remove("_meta");
+                }
+            }
+        }
+
+        bool complete = obj["resultType"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "complete";
+        if (IsJuly2026OrLater(agentProtocolVersion))
+        {
+            if (!obj.ContainsKey("resultType"))
+            {
+                obj["resultType"] = "complete";
+            }
+        }
+        else if (complete)
+        {
+            obj.Remove("resultType");
+        }
+    }
+}

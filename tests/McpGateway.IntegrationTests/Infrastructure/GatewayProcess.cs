@@ -1,0 +1,289 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace McpGateway.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real <c>mcp-gateway</c> executable in a child process: writes the servers and rules files to a temporary
+/// folder, runs <c>dotnet mcp-gateway.dll serve --config … --rules … ARGS</c> with every stream redirected, waits for
+/// the "mcp-gateway ready on …" line on stderr, and on dispose kills whatever is left of its process tree.
+/// </summary>
+internal sealed partial class GatewayProcess : IAsyncDisposable
+{
+    /// <summary>Generous: start-up is a second or two (dotnet plus the downstream servers) on a quiet machine.</summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly Process _process;
+
+    private GatewayProcess(Process process, string directory)
+    {
+        _process = process;
+        Directory = directory;
+    }
+
+    /// <summary>The temporary folder holding the configuration; deleted on dispose.</summary>
+    public string Directory { get; }
+
+    public int Id => _process.Id;
+
+    public LineLog Stdout { get; } = new();
+
+    public LineLog Stderr { get; } = new();
+
+    /// <summary>The ready line, once seen.</summary>
+    public string? ReadyLine { get; private set; }
+
+    /// <summary>For <c>--http</c>: the endpoint the ready line names.</summary>
+    public Uri? Endpoint { get; private set; }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>The dotnet host that runs the tests, to run the gateway the same way.</summary>
+    public static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    /// <summary>Writes servers.json and rules.json into a new temporary folder; returns the folder.</summary>
+    public static string WriteConfiguration(string serversJson, string rulesJson)
+    {
+        string directory = System.IO.Directory.CreateTempSubdirectory("mcp-gateway-e2e-").FullName;
+        File.WriteAllText(Path.Combine(directory, "servers.json"), serversJson);
+        File.WriteAllText(Path.Combine(directory, "rules.json"), rulesJson);
+        return directory;
+    }
+
+    /// <summary>Starts <c>serve</c> with the given files and extra arguments, and waits until it is ready.</summary>
+    public static async Task<GatewayProcess> StartAsync(string serversJson, string rulesJson, IEnumerable<string> serveArguments, CancellationToken cancellationToken)
+    {
+        string directory = WriteConfiguration(serversJson, rulesJson);
+        var startInfo = new ProcessStartInfo(DotnetHost)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardInputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            UseShellExecute = false,
+        };
+        foreach (string argument in (string[])[RepoPaths.GatewayDll, "serve", "--config", Path.Combine(directory, "servers.json"), "--rules", Path.Combine(directory, "rules.json"), .. serveArguments])
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        // Only the files named here: nothing from the environment of whoever runs the tests.
+        foreach (string variable in (string[])["GATEWAY_MCP_CONFIG", "GATEWAY_RULES", "GATEWAY_DEFAULT_AGENT"])
+        {
+            startInfo.Environment.Remove(variable);
+        }
+
+        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        var gateway = new GatewayProcess(process, directory);
+        process.OutputDataReceived += (_, e) => gateway.Stdout.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => gateway.Stderr.Add(e.Data);
+        process.Start();
+        process.StandardInput.AutoFlush = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await gateway.WaitForReadyAsync(cancellationToken);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
+        return gateway;
+    }
+
+    /// <summary>Writes one line (a JSON-RPC message, in stdio mode) to the gateway's stdin.</summary>
+    public Task WriteLineAsync(string line) => _process.StandardInput.WriteLineAsync(line);
+
+    /// <summary>
+    /// Stdio mode: sends a JSON-RPC request and returns the response with its id, read raw from stdout (a test of what
+    /// the process writes cannot use a client that would hide it). Fails after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<JsonObject> RequestAsync(int id, string method, JsonObject? parameters, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var request = new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["method"] = method };
+        if (parameters is not null)
+        {
+            request["params"] = parameters;
+        }
+
+        await WriteLineAsync(request.ToJsonString());
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout ?? ReadyTimeout);
+        try
+        {
+            string line = await Stdout.WaitForAsync(l => IsResponseTo(l, id), deadline.Token);
+            return JsonNode.Parse(line)!.AsObject();
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No response to '{method}' (id {id}). stdout:{Environment.NewLine}{Stdout}{Environment.NewLine}stderr:{Environment.NewLine}{Stderr}");
+        }
+    }
+
+    /// <summary>Stdio mode: the initialize handshake of a 2025-11-25 client.</summary>
+    public async Task<JsonObject> InitializeAsync(CancellationToken cancellationToken)
+    {
+        JsonObject response = await RequestAsync(0, "initialize", new JsonObject
+        {
+            ["protocolVersion"] = "2025-11-25",
+            ["capabilities"] = new JsonObject(),
+            ["clientInfo"] = new JsonObject { ["name"] = "raw-stdio-test", ["version"] = "1.0" },
+        }, cancellationToken);
+        await WriteLineAsync("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+        return response;
+    }
+
+    private static bool IsResponseTo(string line, int id)
+    {
+        try
+        {
+            return JsonNode.Parse(line) is JsonObject message && message["id"] is JsonValue value && value.TryGetValue(out int found) && found == id
+                && (message.ContainsKey("result") || message.ContainsKey("error"));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Closes stdin: for a stdio gateway, the agent hanging up.</summary>
+    public void CloseStandardInput() => _process.StandardInput.Close();
+
+    /// <summary>Sends a POSIX signal (TERM, INT, HUP…) with kill(1); <see cref="Process.Kill()"/> could only send SIGKILL.</summary>
+    public async Task SignalAsync(string signal, CancellationToken cancellationToken)
+    {
+        using Process kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        await kill.WaitForExitAsync(cancellationToken);
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>Waits for the process to exit and returns its exit code; fails after <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"The gateway did not exit within {timeout.TotalSeconds} s. Its stderr:{Environment.NewLine}{Stderr}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    private async Task WaitForReadyAsync(CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(ReadyTimeout);
+        Task<string> ready = Stderr.WaitForAsync(line => line.Contains("mcp-gateway ready on ", StringComparison.Ordinal), deadline.Token);
+        Task exited = _process.WaitForExitAsync(deadline.Token);
+        Task first = await Task.WhenAny(ready, exited);
+        if (first != ready || !ready.IsCompletedSuccessfully)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string why = _process.HasExited ? $"exited with code {_process.ExitCode}" : $"was not ready within {ReadyTimeout.TotalSeconds} s";
+            throw new InvalidOperationException($"The gateway {why}. Its stderr:{Environment.NewLine}{Stderr}");
+        }
+
+        ReadyLine = await ready;
+        Match match = ReadyPattern().Match(ReadyLine);
+        if (match.Success && match.Groups["where"].Value.StartsWith("http", StringComparison.Ordinal))
+        {
+            Endpoint = new Uri(match.Groups["where"].Value);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone, or never started.
+        }
+
+        _process.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A server may still hold a file there for a moment; the folder is in /tmp anyway.
+        }
+    }
+
+    [GeneratedRegex(@"mcp-gateway ready on (?<where>\S+) \((?<ready>\d+) of (?<total>\d+) servers ready\)")]
+    private static partial Regex ReadyPattern();
+}
+
+/// <summary>The lines a process wrote to one stream, in order, with a way to wait for a particular one.</summary>
+internal sealed class LineLog
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _added = new(0);
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    /// <summary>Completes when the stream has ended (the process closed it or exited).</summary>
+    public Task Closed => _closed.Task;
+
+    /// <summary>Called with null at the end of the stream, as <see cref="DataReceivedEventArgs"/> does.</summary>
+    public void Add(string? line)
+    {
+        if (line is null)
+        {
+            _closed.TrySetResult();
+        }
+        else
+        {
+            _lines.Enqueue(line);
+        }
+
+        _added.Release();
+    }
+
+    /// <summary>The first line (already written or still to come) that matches; throws when the stream ends without one.</summary>
+    public async Task<string> WaitForAsync(Func<string, bool> predicate, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            bool closed = _closed.Task.IsCompleted;
+            if (_lines.FirstOrDefault(predicate) is { } line)
+            {
+                return line;
+            }
+
+            if (closed)
+            {
+                throw new InvalidOperationException("The stream ended without the expected line.");
+            }
+
+            await _added.WaitAsync(cancellationToken);
+        }
+    }
+
+    public override string ToString() => string.Join(Environment.NewLine, _lines);
+}

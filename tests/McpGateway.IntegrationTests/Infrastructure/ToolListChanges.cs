@@ -1,0 +1,77 @@
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// Counts the <c>notifications/tools/list_changed</c> a client receives, so a test can wait for one (or for the tool
+/// list to reach a state, re-checking on each notice) instead of sleeping. Notices that arrive before a wait are kept.
+/// </summary>
+internal sealed class ToolListChanges : IAsyncDisposable
+{
+    /// <summary>Generous: a notice normally arrives within milliseconds, a reconnect within a second or two.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SemaphoreSlim _received = new(0);
+    private readonly IAsyncDisposable _registration;
+    private int _count;
+
+    private ToolListChanges(McpClient client)
+    {
+        _registration = client.RegisterNotificationHandler(NotificationMethods.ToolListChangedNotification, (_, _) =>
+        {
+            Interlocked.Increment(ref _count);
+            _received.Release();
+            return ValueTask.CompletedTask;
+        });
+    }
+
+    /// <summary>How many notices have arrived so far.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    public static ToolListChanges Watch(McpClient client) => new(client);
+
+    /// <summary>Forgets the notices received so far: the next wait needs a new one.</summary>
+    public void Reset()
+    {
+        while (_received.Wait(0))
+        {
+        }
+    }
+
+    /// <summary>Waits for the next notice (or one received since the last wait or reset); fails after the timeout.</summary>
+    public async Task NextAsync(CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        if (!await _received.WaitAsync(timeout ?? DefaultTimeout, cancellationToken))
+        {
+            Assert.Fail($"No notifications/tools/list_changed arrived within {(timeout ?? DefaultTimeout).TotalSeconds} s.");
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, checking it now and again after every notice; fails when no
+    /// notice makes it true within the timeout. A tool list only changes with a notice, so this needs no polling.
+    /// </summary>
+    public async Task UntilAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout ?? DefaultTimeout);
+        try
+        {
+            while (!await condition())
+            {
+                await _received.WaitAsync(deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"Waited {(timeout ?? DefaultTimeout).TotalSeconds} s ({Count} tools/list_changed received) for: {what}.");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _registration.DisposeAsync();
+        _received.Dispose();
+    }
+}
