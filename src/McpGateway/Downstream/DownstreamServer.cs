@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Configuration;
 using McpGateway.Gateway;
@@ -17,6 +18,7 @@ namespace McpGateway.Downstream;
 internal sealed partial class DownstreamServer : IAsyncDisposable
 {
     private const int RequestTimeoutErrorCode = -32001;
+    private const string LegacyProtocolVersion = "2025-11-25";
 
     private readonly GatewayOptions _options;
     private readonly ILoggerFactory _loggerFactory;
@@ -28,6 +30,9 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     private volatile McpClient? _client;
     private volatile DownstreamStatus _status = DownstreamStatus.Starting;
     private volatile IReadOnlyList<DownstreamTool> _tools = [];
+    private volatile IReadOnlyList<DownstreamItem> _prompts = [];
+    private volatile IReadOnlyList<DownstreamItem> _resources = [];
+    private volatile IReadOnlyList<DownstreamItem> _resourceTemplates = [];
     private Task? _supervisor;
     private int _disposed;
 
@@ -50,6 +55,15 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
 
     /// <summary>The tools as last listed; kept while the server is down so exposed names stay stable.</summary>
     public IReadOnlyList<DownstreamTool> LastKnownTools => _tools;
+
+    public IReadOnlyList<DownstreamItem> LastKnownPrompts => _prompts;
+
+    public IReadOnlyList<DownstreamItem> LastKnownResources => _resources;
+
+    public IReadOnlyList<DownstreamItem> LastKnownResourceTemplates => _resourceTemplates;
+
+    /// <summary>The protocol revision this connection negotiated.</summary>
+    public string? NegotiatedProtocolVersion => _client?.NegotiatedProtocolVersion;
 
     /// <summary>What the server said about itself when it connected.</summary>
     public Implementation? ServerInfo => _client?.ServerInfo;
@@ -115,7 +129,18 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
                 client = await ConnectAsync(stopping);
                 delay = _options.InitialReconnectDelay;
                 _firstAttempt.TrySetResult();
-                ClientCompletionDetails details = await client.Completion.WaitAsync(stopping);
+                using var connectionLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                StartListening(client, connectionLost.Token);
+                ClientCompletionDetails details;
+                try
+                {
+                    details = await client.Completion.WaitAsync(stopping);
+                }
+                finally
+                {
+                    await connectionLost.CancelAsync();
+                }
+
                 if (stopping.IsCancellationRequested)
                 {
                     break;
@@ -167,23 +192,23 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         McpClient? client = null;
         try
         {
-            IClientTransport transport = DownstreamTransportFactory.Create(Config, _loggerFactory, _logger);
-            var clientOptions = new McpClientOptions
+            try
             {
-                ClientInfo = new Implementation { Name = "mcp-gateway", Version = GatewayVersion.Value },
-                InitializationTimeout = StartTimeout,
-            };
-            client = await McpClient.CreateAsync(transport, clientOptions, _loggerFactory, timeoutCts.Token);
-            client.RegisterNotificationHandler(NotificationMethods.ToolListChangedNotification, (_, _) =>
+                client = await CreateClientAsync(protocolVersion: Config.Transport == ServerTransport.Sse ? LegacyProtocolVersion : null, timeoutCts.Token);
+            }
+            catch (Exception ex) when (IsProtocolNegotiationFailure(ex) && !timeoutCts.IsCancellationRequested)
             {
-                _ = RefreshToolsAsync(client, CancellationToken.None);
-                return ValueTask.CompletedTask;
-            });
+                // The SDK first probes with 2026-07-28's server/discover. Some servers answer methods they do not know
+                // with an empty result instead of an error, which fails the probe rather than falling back: ask again
+                // with the initialize handshake of 2025-11-25.
+                LogLegacyFallback(_logger, Name, ex.Message);
+                client = await CreateClientAsync(LegacyProtocolVersion, timeoutCts.Token);
+            }
 
-            await LoadToolsAsync(client, timeoutCts.Token);
+            await LoadListsAsync(client, s_allLists, timeoutCts.Token);
             _client = client;
             SetStatus(new DownstreamStatus(DownstreamState.Ready));
-            LogConnected(_logger, Name, _tools.Count, _time.GetElapsedTime(started).TotalMilliseconds);
+            LogConnected(_logger, Name, _tools.Count, client.NegotiatedProtocolVersion ?? "?", _time.GetElapsedTime(started).TotalMilliseconds);
             return client;
         }
         catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !stopping.IsCancellationRequested)
@@ -206,55 +231,67 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         }
     }
 
-    private async Task RefreshToolsAsync(McpClient client, CancellationToken cancellationToken)
+    private Task<McpClient> CreateClientAsync(string? protocolVersion, CancellationToken cancellationToken)
     {
-        try
+        IClientTransport transport = new GatewayClientTransport(DownstreamTransportFactory.Create(Config, _loggerFactory, _logger), this);
+        var clientOptions = new McpClientOptions
         {
-            await LoadToolsAsync(client, cancellationToken);
-            Changed?.Invoke(this);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogRefreshFailed(_logger, Name, ex.Message);
-        }
+            ClientInfo = new Implementation { Name = "mcp-gateway", Version = GatewayVersion.Value },
+            // The start timeout (a token cancelled after StartTimeout) bounds the whole start, list loading included;
+            // the SDK's own timer would race it and report the same thing less clearly.
+            InitializationTimeout = Timeout.InfiniteTimeSpan,
+            ProtocolVersion = protocolVersion,
+
+            // The gateway can pass sampling, elicitation and roots requests on to the agent whose call caused them,
+            // so it offers them; it answers on the agent's behalf when the agent's client lacks one.
+            Capabilities = new ClientCapabilities
+            {
+                Elicitation = new ElicitationCapability { Form = new FormElicitationCapability(), Url = new UrlElicitationCapability() },
+            },
+            Handlers = InputRequestHandlers(),
+        };
+        return McpClient.CreateAsync(transport, clientOptions, _loggerFactory, cancellationToken);
     }
 
-    private async Task LoadToolsAsync(McpClient client, CancellationToken cancellationToken)
+    /// <summary>
+    /// Servers on 2026-07-28 ask for input inside the response to a call (multi round-trip requests), and the SDK
+    /// client resolves those through these handlers, in the flow of the call that caused them: the call in flight on
+    /// this async flow (<see cref="DownstreamCall.Current"/>) says which agent to ask. Requests of 2025-11-25 servers
+    /// never reach these handlers; <see cref="TryHandle"/> routes them raw.
+    /// </summary>
+    private McpClientHandlers InputRequestHandlers()
     {
-        await _refreshLock.WaitAsync(cancellationToken);
-        try
+        JsonSerializerOptions json = McpJsonUtilities.DefaultOptions;
+        return new McpClientHandlers
         {
-            if (client.ServerCapabilities.Tools is null)
+            SamplingHandler = async (parameters, _, cancellationToken) =>
             {
-                _tools = [];
-                return;
-            }
-
-            var tools = new List<DownstreamTool>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var problems = new List<string>();
-            string? cursor = null;
-            int pages = 0;
-            do
+                JsonNode? result = await ForwardServerRequestAsync(RequestMethods.SamplingCreateMessage, JsonSerializer.SerializeToNode(parameters, json.GetTypeInfo<CreateMessageRequestParams?>()), DownstreamCall.Current, cancellationToken);
+                return result.Deserialize(json.GetTypeInfo<CreateMessageResult>()) ?? throw new McpException("The agent's client answered sampling with nothing.");
+            },
+            ElicitationHandler = async (parameters, cancellationToken) =>
             {
-                JsonObject? parameters = cursor is null ? null : new JsonObject { ["cursor"] = cursor };
-                JsonRpcResponse response = await client.SendRequestAsync(new JsonRpcRequest { Method = RequestMethods.ToolsList, Params = parameters }, cancellationToken);
-                ToolListReader.Read(response.Result, tools, seen, problems);
-                cursor = response.Result?["nextCursor"]?.GetValue<string>();
-            }
-            while (cursor is not null && ++pages < 1000);
-
-            foreach (string problem in problems)
+                JsonNode? result = await ForwardServerRequestAsync(RequestMethods.ElicitationCreate, JsonSerializer.SerializeToNode(parameters, json.GetTypeInfo<ElicitRequestParams?>()), DownstreamCall.Current, cancellationToken);
+                return result.Deserialize(json.GetTypeInfo<ElicitResult>()) ?? throw new McpException("The agent's client answered elicitation with nothing.");
+            },
+            RootsHandler = async (parameters, cancellationToken) =>
             {
-                LogToolSkipped(_logger, Name, problem);
-            }
+                JsonNode? result = await ForwardServerRequestAsync(RequestMethods.RootsList, JsonSerializer.SerializeToNode(parameters, json.GetTypeInfo<ListRootsRequestParams?>()), DownstreamCall.Current, cancellationToken);
+                return result.Deserialize(json.GetTypeInfo<ListRootsResult>()) ?? new ListRootsResult { Roots = [] };
+            },
+        };
+    }
 
-            _tools = tools;
-        }
-        finally
+    /// <summary>A failure of the protocol exchange itself (not of starting or reaching the server), worth a retry with 2025-11-25.</summary>
+    private static bool IsProtocolNegotiationFailure(Exception ex)
+    {
+        Exception cause = ex;
+        while (cause.InnerException is { } inner)
         {
-            _refreshLock.Release();
+            cause = inner;
         }
+
+        return cause is JsonException or McpException && cause is not McpProtocolException { ErrorCode: not McpErrorCode.InternalError };
     }
 
     private void SetUnavailable(string reason)
@@ -332,8 +369,11 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         _refreshLock.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' is ready with {ToolCount} tools ({ElapsedMs:F0} ms).")]
-    private static partial void LogConnected(ILogger logger, string server, int toolCount, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' is ready with {ToolCount} tools, protocol {ProtocolVersion} ({ElapsedMs:F0} ms).")]
+    private static partial void LogConnected(ILogger logger, string server, int toolCount, string protocolVersion, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' failed the 2026-07-28 probe ({Error}); connecting with 2025-11-25.")]
+    private static partial void LogLegacyFallback(ILogger logger, string server, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Server '{Server}' is unavailable: {Reason}.")]
     private static partial void LogUnavailable(ILogger logger, string server, string reason);
@@ -341,11 +381,6 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}': reconnecting in {DelaySeconds:F0} s.")]
     private static partial void LogReconnecting(ILogger logger, string server, double delaySeconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Server '{Server}': skipped a tool: {Problem}.")]
-    private static partial void LogToolSkipped(ILogger logger, string server, string problem);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Server '{Server}': could not refresh its tool list: {Error}")]
-    private static partial void LogRefreshFailed(ILogger logger, string server, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Server '{Server}': '{Method}' failed: {Error}")]
     private static partial void LogCallFailed(ILogger logger, string server, string method, string error);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
@@ -14,35 +15,64 @@ namespace McpGateway.Gateway;
 /// </summary>
 internal sealed partial class GatewayRequestFilter(
     ToolsRequestHandler tools,
+    PromptsRequestHandler prompts,
+    ResourcesRequestHandler resources,
+    CompletionRequestHandler completions,
+    LoggingRequestHandler logging,
     GatewayOptions options,
     ILogger<GatewayRequestFilter> logger,
     IHttpContextAccessor? httpContextAccessor = null)
 {
     public McpMessageFilter Create(GatewaySession session) => next => async (context, cancellationToken) =>
     {
-        if (context.JsonRpcMessage is JsonRpcRequest request)
+        if (context.JsonRpcMessage is not JsonRpcRequest message || !IsForwarded(message.Method))
         {
-            try
-            {
-                switch (request.Method)
-                {
-                    case RequestMethods.ToolsList:
-                        await RespondAsync(context, request, tools.ListTools(session, HeaderAgent()), cancellationToken);
-                        return;
-                    case RequestMethods.ToolsCall:
-                        await RespondAsync(context, request, await tools.CallToolAsync(session, request.Params, HeaderAgent(), cancellationToken), cancellationToken);
-                        return;
-                }
-            }
-            catch (Exception ex) when (ex is not McpException and not OperationCanceledException)
-            {
-                // The SDK answers unexpected exceptions with a bare "An error occurred."; the cause belongs in the log.
-                LogUnexpected(logger, request.Method, ex);
-                throw;
-            }
+            await next(context, cancellationToken);
+            return;
         }
 
-        await next(context, cancellationToken);
+        var request = new GatewayRequest(session, message, HeaderAgent(), new SessionUpstream(context.Server, session));
+
+        // An agent that drops its HTTP request has given up on it: the call downstream is cancelled too, whether or
+        // not the client also sends notifications/cancelled (the SDK's client does not, on stateful HTTP).
+        using CancellationTokenSource? linked = httpContextAccessor?.HttpContext is { } http
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, http.RequestAborted)
+            : null;
+        CancellationToken token = linked?.Token ?? cancellationToken;
+        try
+        {
+            JsonNode? result = await DispatchAsync(request, token);
+            ProtocolEras.AdaptResult(result, message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion);
+            await context.Server.SendMessageAsync(new JsonRpcResponse { Id = message.Id, Result = result }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not McpException and not OperationCanceledException)
+        {
+            // The SDK answers unexpected exceptions with a bare "An error occurred."; the cause belongs in the log.
+            LogUnexpected(logger, message.Method, ex);
+            throw;
+        }
+    };
+
+    private static bool IsForwarded(string method) => method is
+        RequestMethods.ToolsList or RequestMethods.ToolsCall or
+        RequestMethods.PromptsList or RequestMethods.PromptsGet or
+        RequestMethods.ResourcesList or RequestMethods.ResourcesTemplatesList or RequestMethods.ResourcesRead or
+        RequestMethods.ResourcesSubscribe or RequestMethods.ResourcesUnsubscribe or
+        RequestMethods.CompletionComplete or RequestMethods.LoggingSetLevel;
+
+    private async Task<JsonNode?> DispatchAsync(GatewayRequest request, CancellationToken cancellationToken) => request.Message.Method switch
+    {
+        RequestMethods.ToolsList => tools.ListTools(request),
+        RequestMethods.ToolsCall => await tools.CallToolAsync(request, cancellationToken),
+        RequestMethods.PromptsList => prompts.List(request),
+        RequestMethods.PromptsGet => await prompts.GetAsync(request, cancellationToken),
+        RequestMethods.ResourcesList => resources.List(request),
+        RequestMethods.ResourcesTemplatesList => resources.ListTemplates(request),
+        RequestMethods.ResourcesRead => await resources.ReadAsync(request, cancellationToken),
+        RequestMethods.ResourcesSubscribe => await resources.SubscribeAsync(request, subscribe: true, cancellationToken),
+        RequestMethods.ResourcesUnsubscribe => await resources.SubscribeAsync(request, subscribe: false, cancellationToken),
+        RequestMethods.CompletionComplete => await completions.CompleteAsync(request, cancellationToken),
+        _ => await logging.SetLevelAsync(request, cancellationToken),
     };
 
     private string? HeaderAgent()
@@ -54,12 +84,6 @@ internal sealed partial class GatewayRequestFilter(
 
         string value = http.Request.Headers[options.AgentHeader].ToString();
         return value.Length == 0 ? null : value;
-    }
-
-    private static Task RespondAsync(MessageContext context, JsonRpcRequest request, System.Text.Json.Nodes.JsonNode? result, CancellationToken cancellationToken)
-    {
-        ProtocolEras.AdaptResult(result, request.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion);
-        return context.Server.SendMessageAsync(new JsonRpcResponse { Id = request.Id, Result = result }, cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure handling '{Method}'.")]

@@ -21,6 +21,13 @@ internal sealed class GatewaySession(bool stateless)
     /// <summary>The state version whose tool list this session last saw, to skip needless list-changed notices.</summary>
     public long ListedVersion { get; set; } = -1;
 
+    /// <summary>The least severe log level the agent asked for with logging/setLevel; null when it never asked.</summary>
+    public string? LogLevel { get; set; }
+
+    /// <summary>True when a <c>notifications/message</c> with these params is at or above the agent's level (or it set none).</summary>
+    public bool WantsLog(System.Text.Json.Nodes.JsonNode? parameters) =>
+        LogLevel is null || LogLevels.Rank(SessionUpstream.LevelOf(parameters)) >= LogLevels.Rank(LogLevel);
+
     /// <summary>Binds the session to <paramref name="agent"/>; true only for the call that bound it.</summary>
     public bool TryBind(string agent) =>
         !IsStateless && Interlocked.CompareExchange(ref _boundAgent, agent, null) is null;

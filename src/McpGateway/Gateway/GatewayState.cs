@@ -8,21 +8,27 @@ using McpGateway.Policy;
 namespace McpGateway.Gateway;
 
 /// <summary>
-/// The state every request reads: configuration, policy and tool catalog, immutable and swapped whole. Each agent's
-/// tool list is built once per state (serialised, ready to send) and reused until the state changes.
+/// The state every request reads: configuration, policy and the catalogs of tools, prompts and resources, immutable and
+/// swapped whole. Each agent's lists are built once per state (serialised, ready to send) and reused until it changes.
 /// </summary>
 internal sealed class GatewayState
 {
-    // Agents not in the rules share one cached list (the gateway's own tools) so that made-up names cannot grow the cache.
-    private const string NoAgentKey = "";
-
-    private readonly ConcurrentDictionary<string, JsonElement> _toolLists = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(ListKind Kind, string Agent), JsonElement> _lists = new();
     private readonly GatewayTools _gatewayTools;
 
-    public GatewayState(ConfigurationSnapshot config, ToolCatalog catalog, long version, GatewayTools gatewayTools, ExposureMode mode)
+    public GatewayState(
+        ConfigurationSnapshot config,
+        ToolCatalog catalog,
+        PromptCatalog prompts,
+        ResourceCatalog resources,
+        long version,
+        GatewayTools gatewayTools,
+        ExposureMode mode)
     {
         Config = config;
         Catalog = catalog;
+        Prompts = prompts;
+        Resources = resources;
         Version = version;
         Mode = mode;
         _gatewayTools = gatewayTools;
@@ -34,21 +40,35 @@ internal sealed class GatewayState
 
     public ToolCatalog Catalog { get; }
 
+    public PromptCatalog Prompts { get; }
+
+    public ResourceCatalog Resources { get; }
+
     public long Version { get; }
 
     public ExposureMode Mode { get; }
 
+    public IReadOnlyDictionary<string, DownstreamServer> Servers { get; init; } = new Dictionary<string, DownstreamServer>();
+
     /// <summary>Whether the named server is connected now.</summary>
     public bool IsServerReady(string server) => Servers.TryGetValue(server, out DownstreamServer? downstream) && downstream.IsReady;
 
-    public IReadOnlyDictionary<string, DownstreamServer> Servers { get; init; } = new Dictionary<string, DownstreamServer>();
+    /// <summary>True when <paramref name="agent"/> may use <paramref name="server"/> at all (prompts and resources follow the server decision).</summary>
+    public bool MayUse(string? agent, DownstreamServer server) =>
+        agent is not null && Policy.FindAgent(agent) is { } policy && policy.DecideServer(server.Name).IsAllowed;
 
     /// <summary>The <c>tools</c> array <paramref name="agent"/> sees: the gateway's own tools, then (proxy mode) every permitted available downstream tool.</summary>
-    public JsonElement ToolsFor(string? agent)
+    public JsonElement ToolsFor(string? agent) => ListFor(ListKind.Tools, agent);
+
+    /// <summary>
+    /// The array of <paramref name="kind"/> the agent sees. Agents not in the rules share one entry (the gateway's own
+    /// tools, nothing else) so made-up names cannot grow the cache.
+    /// </summary>
+    public JsonElement ListFor(ListKind kind, string? agent)
     {
         AgentPolicy? policy = agent is null ? null : Policy.FindAgent(agent);
-        string key = policy?.Name ?? NoAgentKey;
-        return _toolLists.TryGetValue(key, out JsonElement cached) ? cached : _toolLists.GetOrAdd(key, BuildToolList(policy));
+        (ListKind, string) key = (kind, policy?.Name ?? string.Empty);
+        return _lists.TryGetValue(key, out JsonElement cached) ? cached : _lists.GetOrAdd(key, Build(kind, policy));
     }
 
     /// <summary>True when <paramref name="agent"/> may call <paramref name="route"/>: the same decision that filters the list.</summary>
@@ -58,26 +78,52 @@ internal sealed class GatewayState
         return decision.IsAllowed;
     }
 
-    private JsonElement BuildToolList(AgentPolicy? policy)
+    private JsonElement Build(ListKind kind, AgentPolicy? policy)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartArray();
-            foreach (byte[] definition in _gatewayTools.DefinitionsUtf8)
+            switch (kind)
             {
-                writer.WriteRawValue(definition, skipInputValidation: true);
-            }
-
-            if (Mode == ExposureMode.Proxy && policy is not null)
-            {
-                foreach (ToolRoute route in Catalog.Routes)
-                {
-                    if (route.Available && policy.DecideTool(route.Server.Name, route.Tool.Name).IsAllowed)
+                case ListKind.Tools:
+                    foreach (byte[] definition in _gatewayTools.DefinitionsUtf8)
                     {
-                        writer.WriteRawValue(route.ExposedDefinitionUtf8, skipInputValidation: true);
+                        writer.WriteRawValue(definition, skipInputValidation: true);
                     }
-                }
+
+                    if (Mode == ExposureMode.Proxy && policy is not null)
+                    {
+                        foreach (ToolRoute route in Catalog.Routes)
+                        {
+                            if (route.Available && policy.DecideTool(route.Server.Name, route.Tool.Name).IsAllowed)
+                            {
+                                writer.WriteRawValue(route.ExposedDefinitionUtf8, skipInputValidation: true);
+                            }
+                        }
+                    }
+
+                    break;
+                case ListKind.Prompts:
+                    foreach (PromptRoute route in Prompts.Routes)
+                    {
+                        if (route.Available && policy?.DecideServer(route.Server.Name).IsAllowed == true)
+                        {
+                            writer.WriteRawValue(route.ExposedDefinitionUtf8, skipInputValidation: true);
+                        }
+                    }
+
+                    break;
+                default:
+                    foreach (ResourceRoute route in kind == ListKind.Resources ? Resources.Resources : Resources.Templates)
+                    {
+                        if (route.Available && policy?.DecideServer(route.Server.Name).IsAllowed == true)
+                        {
+                            writer.WriteRawValue(route.ExposedDefinitionUtf8, skipInputValidation: true);
+                        }
+                    }
+
+                    break;
             }
 
             writer.WriteEndArray();

@@ -50,12 +50,14 @@ internal sealed class GatewayStateProvider
             Volatile.Write(ref _current, Build(_current.Version + 1));
         }
 
-        _sessions.NotifyToolsChanged();
+        _sessions.NotifyListsChanged();
     }
 
     private GatewayState Build(long version)
     {
         ToolCatalog catalog = ToolCatalog.Build(_downstream.Servers, _options.Separator, _reservedNames, _logger, _reportedCollisions);
-        return new GatewayState(_config, catalog, version, _gatewayTools, _options.Mode) { Servers = _serversByName };
+        PromptCatalog prompts = PromptCatalog.Build(_downstream.Servers, _options.Separator, _logger, _reportedCollisions);
+        ResourceCatalog resources = ResourceCatalog.Build(_downstream.Servers);
+        return new GatewayState(_config, catalog, prompts, resources, version, _gatewayTools, _options.Mode) { Servers = _serversByName };
     }
 }

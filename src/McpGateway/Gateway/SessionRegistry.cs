@@ -7,24 +7,51 @@ namespace McpGateway.Gateway;
 /// <summary>Live sessions that can receive notifications (stdio and stateful HTTP).</summary>
 internal sealed partial class SessionRegistry(ILogger<SessionRegistry> logger)
 {
+    private static readonly string[] s_listChanged =
+    [
+        NotificationMethods.ToolListChangedNotification,
+        NotificationMethods.PromptListChangedNotification,
+        NotificationMethods.ResourceListChangedNotification,
+    ];
+
     private readonly ConcurrentDictionary<GatewaySession, byte> _sessions = new();
 
     public int Count => _sessions.Count;
 
+    public ICollection<GatewaySession> Sessions => _sessions.Keys;
+
+    /// <summary>Raised when a session ends, so what it held (subscriptions) can be released.</summary>
+    public event Action<GatewaySession>? SessionEnded;
+
     public void Add(GatewaySession session) => _sessions.TryAdd(session, 0);
 
-    public void Remove(GatewaySession session) => _sessions.TryRemove(session, out _);
-
-    /// <summary>Tells every live session that its tool list may have changed.</summary>
-    public void NotifyToolsChanged()
+    public void Remove(GatewaySession session)
     {
-        foreach (GatewaySession session in _sessions.Keys)
+        if (_sessions.TryRemove(session, out _))
         {
-            _ = NotifyToolsChangedAsync(session);
+            SessionEnded?.Invoke(session);
         }
     }
 
-    public async Task NotifyToolsChangedAsync(GatewaySession session)
+    /// <summary>Tells every live session that its tools, prompts and resources may have changed.</summary>
+    public void NotifyListsChanged()
+    {
+        foreach (GatewaySession session in _sessions.Keys)
+        {
+            _ = NotifyListsChangedAsync(session);
+        }
+    }
+
+    public async Task NotifyListsChangedAsync(GatewaySession session)
+    {
+        foreach (string method in s_listChanged)
+        {
+            await NotifyAsync(session, method, null);
+        }
+    }
+
+    /// <summary>Sends a notification to a session's client; a session that is closing is skipped.</summary>
+    public async Task NotifyAsync(GatewaySession session, string method, System.Text.Json.Nodes.JsonNode? parameters)
     {
         if (session.Server is not { } server)
         {
@@ -33,15 +60,15 @@ internal sealed partial class SessionRegistry(ILogger<SessionRegistry> logger)
 
         try
         {
-            await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification);
+            await server.SendMessageAsync(new JsonRpcNotification { Method = method, Params = parameters });
         }
         catch (Exception ex)
         {
             // A session that is closing cannot be told anything; it will re-list when it reconnects.
-            LogNotifyFailed(logger, ex.Message);
+            LogNotifyFailed(logger, method, ex.Message);
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not send tools/list_changed to a session: {Error}")]
-    private static partial void LogNotifyFailed(ILogger logger, string error);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not send {Method} to a session: {Error}")]
+    private static partial void LogNotifyFailed(ILogger logger, string method, string error);
 }

@@ -17,28 +17,26 @@ internal sealed partial class ToolsRequestHandler(
     GatewayStateProvider stateProvider,
     GatewayOptions options,
     GatewayTools gatewayTools,
-    SessionRegistry sessions,
+    AgentResolver agents,
     ILogger<ToolsRequestHandler> logger)
 {
-    // Keys of _meta that describe the agent's own hop (2026-07-28 per-request metadata); the gateway's client adds
-    // its own for the downstream hop, so the agent's are not forwarded.
-    private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
-
     // The longest call the servers file allows (callTimeoutMs); also far inside what a timer accepts.
     private const long MaxTimeoutMs = 86_400_000;
 
-    public JsonObject ListTools(GatewaySession session, string? headerAgent)
+    public JsonObject ListTools(GatewayRequest request)
     {
+        GatewaySession session = request.Session;
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = Identify(state, session, headerAgent, argumentAgent: null);
+        AgentIdentity identity = agents.Identify(state, session, request.HeaderAgent, argumentAgent: null);
         session.ListedVersion = state.Version;
         // A JsonArray over a JsonElement writes the element as is: the cached list is never copied or re-serialised node by node.
         return new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(identity.Agent)) };
     }
 
-    public async Task<JsonNode?> CallToolAsync(GatewaySession session, JsonNode? rawParams, string? headerAgent, CancellationToken cancellationToken)
+    public async Task<JsonNode?> CallToolAsync(GatewayRequest request, CancellationToken cancellationToken)
     {
-        if (rawParams is not JsonObject parameters || !GatewayTools.TryGetString(parameters, "name", out string name))
+        GatewaySession session = request.Session;
+        if (request.Params is not JsonObject parameters || !GatewayTools.TryGetString(parameters, "name", out string name))
         {
             throw new McpProtocolException("tools/call needs params with a tool 'name'.", McpErrorCode.InvalidParams);
         }
@@ -51,11 +49,11 @@ internal sealed partial class ToolsRequestHandler(
 
         string? argumentAgent = TakeAgentArgument(arguments);
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = Identify(state, session, headerAgent, argumentAgent);
+        AgentIdentity identity = agents.Identify(state, session, request.HeaderAgent, argumentAgent);
 
         if (GatewayTools.IsGatewayTool(name))
         {
-            return await CallGatewayToolAsync(state, session, identity, name, arguments, cancellationToken);
+            return await CallGatewayToolAsync(state, request, identity, name, arguments, cancellationToken);
         }
 
         if (identity.Agent is null)
@@ -70,13 +68,13 @@ internal sealed partial class ToolsRequestHandler(
             throw new McpProtocolException($"Unknown tool: '{name}'", McpErrorCode.InvalidParams);
         }
 
-        Bind(session, state, identity);
+        agents.Bind(session, state, identity);
         LogCall(logger, identity.Agent, route.Server.Name, route.Tool.Name, decision.Kind);
         parameters["name"] = route.Tool.Name;
-        return await ForwardAsync(route, parameters, timeout: null, cancellationToken);
+        return await ForwardAsync(route, parameters, request.Upstream, timeout: null, cancellationToken);
     }
 
-    private async Task<JsonNode?> CallGatewayToolAsync(GatewayState state, GatewaySession session, AgentIdentity identity, string name, JsonObject? arguments, CancellationToken cancellationToken)
+    private async Task<JsonNode?> CallGatewayToolAsync(GatewayState state, GatewayRequest request, AgentIdentity identity, string name, JsonObject? arguments, CancellationToken cancellationToken)
     {
         if (identity.Agent is null)
         {
@@ -93,7 +91,7 @@ internal sealed partial class ToolsRequestHandler(
                 : ToolResults.Error(GatewayTools.TryGetString(arguments, "server", out string s) ? GatewayTools.UnknownServerMessage(s) : "Unknown server.");
         }
 
-        Bind(session, state, identity);
+        agents.Bind(request.Session, state, identity);
         switch (name)
         {
             case GatewayTools.ListServers:
@@ -101,11 +99,11 @@ internal sealed partial class ToolsRequestHandler(
             case GatewayTools.GetServerTools:
                 return gatewayTools.RunGetServerTools(state, agent, arguments);
             default:
-                return await RunExecuteToolAsync(state, agent, arguments, cancellationToken);
+                return await RunExecuteToolAsync(state, agent, arguments, request, cancellationToken);
         }
     }
 
-    private async Task<JsonNode?> RunExecuteToolAsync(GatewayState state, AgentPolicy agent, JsonObject? arguments, CancellationToken cancellationToken)
+    private async Task<JsonNode?> RunExecuteToolAsync(GatewayState state, AgentPolicy agent, JsonObject? arguments, GatewayRequest request, CancellationToken cancellationToken)
     {
         if (!GatewayTools.TryGetString(arguments, "server", out string server) || !GatewayTools.TryGetString(arguments, "tool", out string tool))
         {
@@ -155,53 +153,23 @@ internal sealed partial class ToolsRequestHandler(
             parameters["arguments"] = toolArguments;
         }
 
-        return await ForwardAsync(route, parameters, timeout, cancellationToken);
+        // The agent's progress token (and other metadata) came on the execute_tool request.
+        if (request.Params?["_meta"] is JsonObject meta)
+        {
+            parameters["_meta"] = meta.DeepClone();
+        }
+
+        return await ForwardAsync(route, parameters, request.Upstream, timeout, cancellationToken);
     }
 
-    private static async Task<JsonNode?> ForwardAsync(ToolRoute route, JsonObject parameters, TimeSpan? timeout, CancellationToken cancellationToken)
+    private static async Task<JsonNode?> ForwardAsync(ToolRoute route, JsonObject parameters, IUpstream upstream, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         if (!route.Server.IsReady)
         {
             return ToolResults.Error($"Server '{route.Server.Name}' is not available right now; try again later.");
         }
 
-        if (parameters["_meta"] is JsonObject meta)
-        {
-            foreach (string key in meta.Select(kv => kv.Key).Where(k => k.StartsWith(ReservedMetaPrefix, StringComparison.Ordinal)).ToList())
-            {
-                meta.Remove(key);
-            }
-        }
-
-        return await route.Server.CallToolAsync(parameters, timeout, cancellationToken);
-    }
-
-    private AgentIdentity Identify(GatewayState state, GatewaySession session, string? headerAgent, string? argumentAgent)
-    {
-        AgentIdentity identity = AgentIdentityResolver.Resolve(
-            options,
-            state.Policy,
-            session.BoundAgent,
-            options.AllowAgentHeader ? headerAgent : null,
-            argumentAgent);
-        if (identity.Error is not null && identity.Source == IdentitySource.None && (headerAgent is not null || argumentAgent is not null))
-        {
-            // Two different names at once, or a name that differs from the session's: refused, never guessed.
-            LogIdentityRefused(logger, session.BoundAgent ?? options.FixedAgent ?? "(none)", argumentAgent ?? headerAgent ?? "(none)");
-            throw new McpProtocolException(identity.Error, McpErrorCode.InvalidParams);
-        }
-
-        return identity;
-    }
-
-    /// <summary>A session binds to the first agent that names itself and is in the rules; its tool list then changes.</summary>
-    private void Bind(GatewaySession session, GatewayState state, AgentIdentity identity)
-    {
-        if (identity.IsSelfAsserted && state.Policy.FindAgent(identity.Agent!) is not null && session.TryBind(identity.Agent!))
-        {
-            LogBound(logger, identity.Agent!, identity.Source);
-            _ = sessions.NotifyToolsChangedAsync(session);
-        }
+        return await Forwarding.SendAsync(route.Server, ModelContextProtocol.Protocol.RequestMethods.ToolsCall, parameters, upstream, timeout ?? route.Server.CallTimeout, cancellationToken);
     }
 
     /// <summary>Removes the identity argument so no downstream server ever receives it; returns its value.</summary>
@@ -224,10 +192,4 @@ internal sealed partial class ToolsRequestHandler(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent '{Agent}', which is not in the rules, called '{Tool}'.")]
     private static partial void LogUnknownAgent(ILogger logger, string agent, string tool);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a request from a session of agent {Bound} that named agent '{Claimed}'.")]
-    private static partial void LogIdentityRefused(ILogger logger, string bound, string claimed);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Session bound to agent '{Agent}' (from {Source}).")]
-    private static partial void LogBound(ILogger logger, string agent, IdentitySource source);
 }

@@ -16,6 +16,31 @@ internal static class GatewayServices
         "Call list_servers to see the servers you may use, get_server_tools for a server's tools, and execute_tool to call one by server and name. " +
         "If the gateway does not know who you are, pass your agent name in the agent_id argument of your first call.";
 
+    /// <summary>
+    /// Starts the gateway's core before it serves anyone: wires events, connects every downstream server (in
+    /// parallel; each bounded by its start timeout) and builds the first state, so the first agent already sees every
+    /// server that could start.
+    /// </summary>
+    public static async Task StartCoreAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        WireEvents(services);
+        await services.GetRequiredService<DownstreamManager>().StartAsync(cancellationToken);
+        _ = services.GetRequiredService<GatewayStateProvider>();
+    }
+
+    /// <summary>Connects the parts that talk to each other through events: downstream servers to the router, sessions ending to their subscriptions.</summary>
+    private static void WireEvents(IServiceProvider services)
+    {
+        DownstreamEventRouter router = services.GetRequiredService<DownstreamEventRouter>();
+        foreach (DownstreamServer server in services.GetRequiredService<DownstreamManager>().Servers)
+        {
+            server.Events = router;
+        }
+
+        ResourcesRequestHandler resources = services.GetRequiredService<ResourcesRequestHandler>();
+        services.GetRequiredService<SessionRegistry>().SessionEnded += resources.OnSessionEnded;
+    }
+
     public static IServiceCollection AddGateway(this IServiceCollection services, ConfigurationSnapshot config, GatewayOptions options)
     {
         services.AddSingleton(config);
@@ -25,7 +50,14 @@ internal static class GatewayServices
         services.AddSingleton<SessionRegistry>();
         services.AddSingleton<GatewayTools>();
         services.AddSingleton<GatewayStateProvider>();
+        services.AddSingleton<AgentResolver>();
+        services.AddSingleton<SubscriptionRegistry>();
         services.AddSingleton<ToolsRequestHandler>();
+        services.AddSingleton<PromptsRequestHandler>();
+        services.AddSingleton<ResourcesRequestHandler>();
+        services.AddSingleton<CompletionRequestHandler>();
+        services.AddSingleton<LoggingRequestHandler>();
+        services.AddSingleton<DownstreamEventRouter>();
         services.AddSingleton<GatewayRequestFilter>();
         return services;
     }
@@ -38,6 +70,10 @@ internal static class GatewayServices
         serverOptions.Capabilities = new ServerCapabilities
         {
             Tools = new ToolsCapability { ListChanged = true },
+            Prompts = new PromptsCapability { ListChanged = true },
+            Resources = new ResourcesCapability { ListChanged = true, Subscribe = true },
+            Completions = new CompletionsCapability(),
+            Logging = new LoggingCapability(),
         };
         serverOptions.Filters.Message.IncomingFilters.Add(filter.Create(session));
     }

@@ -132,8 +132,7 @@ internal static class ServeCommand
         try
         {
             // Connect downstream first so the first tools/list an agent sends already sees every server that could start.
-            await downstream.StartAsync(stopping.Token);
-            _ = host.Services.GetRequiredService<GatewayStateProvider>();
+            await GatewayServices.StartCoreAsync(host.Services, stopping.Token);
             await host.StartAsync(stopping.Token);
             LogReady(logger, host, http, downstream);
             await WaitForStopRequestAsync(host, stopping.Token);

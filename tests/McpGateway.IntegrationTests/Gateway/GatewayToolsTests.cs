@@ -24,7 +24,11 @@ public sealed class GatewayToolsGateway : IAsyncLifetime
     public static readonly string[] PermittedEverythingTools =
     [
         "echo", "get-annotated-message", "get-resource-links", "get-resource-reference", "get-structured-content",
-        "get-sum", "get-tiny-image", "trigger-long-running-operation", "simulate-research-query",
+        "get-sum", "get-tiny-image", "trigger-long-running-operation",
+
+        // Listed because the gateway offers downstream servers sampling, elicitation and roots on its agents' behalf.
+        "get-roots-list", "trigger-elicitation-request", "trigger-url-elicitation", "trigger-sampling-request",
+        "simulate-research-query",
     ];
 
     public static readonly string[] PermittedFixtureTools = ["echo_args", "slow", "fail", "protocol_error", "a_b", "rich"];
@@ -192,7 +196,7 @@ public sealed class GatewayToolsTests(GatewayToolsGateway fixture) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("get-*", new[] { "get-annotated-message", "get-resource-links", "get-resource-reference", "get-structured-content", "get-sum", "get-tiny-image" })]
+    [InlineData("get-*", new[] { "get-annotated-message", "get-resource-links", "get-resource-reference", "get-roots-list", "get-structured-content", "get-sum", "get-tiny-image" })]
     [InlineData("*-image", new[] { "get-tiny-image" })]
     [InlineData("get-?um", new[] { "get-sum" })]
     [InlineData("toggle-*", new string[0])]

@@ -31,6 +31,18 @@ internal static class DirectServers
         {
             ClientInfo = new Implementation { Name = "integration-test-direct", Version = "1.0" },
             ProtocolVersion = "2025-11-25",
+
+            // The capabilities the gateway offers downstream servers, so both see the same tool lists.
+            Capabilities = new ClientCapabilities
+            {
+                Elicitation = new ElicitationCapability { Form = new FormElicitationCapability(), Url = new UrlElicitationCapability() },
+            },
+            Handlers = new McpClientHandlers
+            {
+                SamplingHandler = (_, _, _) => throw new NotSupportedException("not used by these tests"),
+                ElicitationHandler = (_, _) => throw new NotSupportedException("not used by these tests"),
+                RootsHandler = (_, _) => throw new NotSupportedException("not used by these tests"),
+            },
         };
         return McpClient.CreateAsync(transport, options, cancellationToken: cancellationToken);
     }

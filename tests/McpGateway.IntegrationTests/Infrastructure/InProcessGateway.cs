@@ -73,8 +73,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
         });
         try
         {
-            await app.Services.GetRequiredService<DownstreamManager>().StartAsync(cancellationToken);
-            _ = app.Services.GetRequiredService<GatewayStateProvider>();
+            await GatewayServices.StartCoreAsync(app.Services, cancellationToken);
             await app.StartAsync(cancellationToken);
         }
         catch

@@ -32,7 +32,7 @@ public abstract class ThreeAgentsGateway(ExposureMode mode) : IAsyncLifetime
         [
             .. GatewayToolNames,
             "everything_echo", "everything_get-annotated-message", "everything_get-resource-links", "everything_get-resource-reference",
-            "everything_get-structured-content", "everything_get-sum", "everything_get-tiny-image",
+            "everything_get-structured-content", "everything_get-sum", "everything_get-tiny-image", "everything_get-roots-list",
             "memory_create_entities", "memory_create_relations", "memory_add_observations", "memory_delete_entities",
             "memory_delete_observations", "memory_delete_relations", "memory_read_graph", "memory_search_nodes", "memory_open_nodes",
         ],

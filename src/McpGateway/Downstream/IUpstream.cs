@@ -1,0 +1,31 @@
+using System.Text.Json.Nodes;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.Downstream;
+
+/// <summary>
+/// The agent side of a forwarded request: where the notifications and server-to-client requests that the request
+/// causes downstream must go. Implemented over the SDK server of the agent's session and request.
+/// </summary>
+internal interface IUpstream
+{
+    /// <summary>Identifies the agent session, to tell calls of different sessions apart.</summary>
+    object Session { get; }
+
+    /// <summary>What the agent's client said it supports.</summary>
+    ClientCapabilities? ClientCapabilities { get; }
+
+    Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken);
+
+    /// <summary>Sends a request to the agent's client and returns its result raw; its errors arrive as <c>McpProtocolException</c>.</summary>
+    Task<JsonNode?> SendRequestAsync(string method, JsonNode? parameters, CancellationToken cancellationToken);
+}
+
+/// <summary>What a downstream server tells the gateway that is not about one call.</summary>
+internal interface IDownstreamEvents
+{
+    /// <summary>A log message no single call in flight can claim.</summary>
+    void OnLogMessage(DownstreamServer server, JsonObject parameters);
+
+    void OnResourceUpdated(DownstreamServer server, JsonObject parameters);
+}

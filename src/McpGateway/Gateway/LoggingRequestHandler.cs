@@ -1,0 +1,81 @@
+using System.Text.Json.Nodes;
+using McpGateway.Downstream;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.Gateway;
+
+/// <summary>
+/// <c>logging/setLevel</c>: the session's level decides which log messages reach it. Each server the agent may use is
+/// asked for the most verbose level any session that may use it wants, since one connection serves them all.
+/// Also delivers log messages that no single call can claim to the sessions that asked for them.
+/// </summary>
+internal sealed partial class LoggingRequestHandler(
+    GatewayStateProvider stateProvider,
+    AgentResolver agents,
+    SessionRegistry sessions,
+    ILogger<LoggingRequestHandler> logger)
+{
+    public async Task<JsonNode?> SetLevelAsync(GatewayRequest request, CancellationToken cancellationToken)
+    {
+        string? level = SessionUpstream.LevelOf(request.Params);
+        if (!LogLevels.IsLevel(level))
+        {
+            throw new McpProtocolException("logging/setLevel needs a 'level': debug, info, notice, warning, error, critical, alert or emergency.", McpErrorCode.InvalidParams);
+        }
+
+        request.Session.LogLevel = level;
+        GatewayState state = stateProvider.Current;
+        string? agent = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null).Agent;
+        var updates = new List<Task>();
+        foreach (DownstreamServer server in state.Servers.Values)
+        {
+            if (server.IsReady && server.ServerCapabilities?.Logging is not null && state.MayUse(agent, server))
+            {
+                string wanted = level!;
+                foreach (GatewaySession other in sessions.Sessions)
+                {
+                    if (other.LogLevel is { } otherLevel && state.MayUse(agents.SessionAgent(state, other), server))
+                    {
+                        wanted = LogLevels.MoreVerbose(wanted, otherLevel)!;
+                    }
+                }
+
+                updates.Add(SetServerLevelAsync(server, wanted, cancellationToken));
+            }
+        }
+
+        await Task.WhenAll(updates);
+        return new JsonObject();
+    }
+
+    /// <summary>A log message of <paramref name="server"/> no call in flight claims: to every session that asked for logs and may use the server.</summary>
+    public void Broadcast(DownstreamServer server, JsonObject parameters)
+    {
+        GatewayState state = stateProvider.Current;
+        foreach (GatewaySession session in sessions.Sessions)
+        {
+            if (session.LogLevel is not null && session.WantsLog(parameters) && state.MayUse(agents.SessionAgent(state, session), server))
+            {
+                _ = sessions.NotifyAsync(session, NotificationMethods.LoggingMessageNotification, parameters.DeepClone());
+            }
+        }
+    }
+
+    private async Task SetServerLevelAsync(DownstreamServer server, string level, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await server.SendRequestAsync(RequestMethods.LoggingSetLevel, new JsonObject { ["level"] = level }, server.CallTimeout, cancellationToken);
+        }
+        catch (McpException ex)
+        {
+            // A server that cannot change its level still works; the session's own level filters what reaches it.
+            LogSetLevelFailed(logger, server.Name, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Server '{Server}' did not take the log level: {Error}")]
+    private static partial void LogSetLevelFailed(ILogger logger, string server, string error);
+}

@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+using McpGateway.Downstream;
+using McpGateway.Identity;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.Gateway;
+
+/// <summary>
+/// Resources and resource templates of the servers the agent may use: listed, read, subscribed and unsubscribed.
+/// A read is routed by the URI: a listed resource, a namespaced URI (when two servers share one), or a URI one of the
+/// servers' templates produces. Anything the agent may not read is "not found", like a resource that does not exist.
+/// </summary>
+internal sealed partial class ResourcesRequestHandler(
+    GatewayStateProvider stateProvider,
+    AgentResolver agents,
+    SubscriptionRegistry subscriptions,
+    ILogger<ResourcesRequestHandler> logger)
+{
+    public JsonObject List(GatewayRequest request) =>
+        new() { ["resources"] = JsonArray.Create(ListFor(request, ListKind.Resources)) };
+
+    public JsonObject ListTemplates(GatewayRequest request) =>
+        new() { ["resourceTemplates"] = JsonArray.Create(ListFor(request, ListKind.ResourceTemplates)) };
+
+    public async Task<JsonNode?> ReadAsync(GatewayRequest request, CancellationToken cancellationToken)
+    {
+        (DownstreamServer server, string uri, string serverUri, JsonObject parameters) = Resolve(request);
+        parameters["uri"] = serverUri;
+        JsonNode? result = await Forwarding.SendAsync(server, RequestMethods.ResourcesRead, parameters, request.Upstream, server.CallTimeout, cancellationToken);
+        if (uri != serverUri && result?["contents"] is JsonArray contents)
+        {
+            // The agent asked under the gateway's name for this resource; the contents say which resource they are.
+            foreach (JsonNode? content in contents)
+            {
+                if (content is JsonObject entry && entry["uri"] is JsonValue value && value.TryGetValue(out string? text) && text == serverUri)
+                {
+                    entry["uri"] = uri;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    public async Task<JsonNode?> SubscribeAsync(GatewayRequest request, bool subscribe, CancellationToken cancellationToken)
+    {
+        if (request.Session.IsStateless)
+        {
+            throw new McpProtocolException("Resource subscriptions need a session: this request is served statelessly, so updates could not reach it.", McpErrorCode.InvalidRequest);
+        }
+
+        (DownstreamServer server, string uri, string serverUri, _) = Resolve(request);
+        bool changeDownstream = subscribe
+            ? subscriptions.Add(request.Session, server, serverUri, uri)
+            : subscriptions.Remove(request.Session, server, serverUri);
+        if (changeDownstream)
+        {
+            try
+            {
+                await server.SetSubscriptionAsync(serverUri, subscribe, request.Upstream, cancellationToken);
+            }
+            catch when (subscribe)
+            {
+                subscriptions.Remove(request.Session, server, serverUri);
+                throw;
+            }
+        }
+
+        return new JsonObject();
+    }
+
+    /// <summary>Releases what an ended session subscribed to.</summary>
+    public void OnSessionEnded(GatewaySession session)
+    {
+        foreach ((DownstreamServer server, string uri) in subscriptions.RemoveSession(session))
+        {
+            if (server.IsReady)
+            {
+                _ = UnsubscribeQuietlyAsync(server, uri);
+            }
+        }
+    }
+
+    private async Task UnsubscribeQuietlyAsync(DownstreamServer server, string uri)
+    {
+        try
+        {
+            await server.SetSubscriptionAsync(uri, subscribe: false, NoUpstream.Instance, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is McpException or OperationCanceledException)
+        {
+            LogUnsubscribeFailed(logger, server.Name, ex.Message);
+        }
+    }
+
+    private System.Text.Json.JsonElement ListFor(GatewayRequest request, ListKind kind)
+    {
+        GatewayState state = stateProvider.Current;
+        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        return state.ListFor(kind, identity.Agent);
+    }
+
+    private (DownstreamServer Server, string Uri, string ServerUri, JsonObject Parameters) Resolve(GatewayRequest request)
+    {
+        if (request.Params is not { } parameters || !GatewayTools.TryGetString(parameters, "uri", out string uri))
+        {
+            throw new McpProtocolException($"{request.Message.Method} needs params with a resource 'uri'.", McpErrorCode.InvalidParams);
+        }
+
+        GatewayState state = stateProvider.Current;
+        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        if (identity.Agent is null)
+        {
+            throw new McpProtocolException(identity.Error!, McpErrorCode.InvalidParams);
+        }
+
+        if (!state.Resources.TryResolve(uri, s => s.IsReady && state.MayUse(identity.Agent, s), out DownstreamServer server, out string serverUri))
+        {
+            throw new McpProtocolException($"Resource not found: '{uri}'", McpErrorCode.ResourceNotFound);
+        }
+
+        return (server, uri, serverUri, parameters);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Server '{Server}': unsubscribing after a session ended failed: {Error}")]
+    private static partial void LogUnsubscribeFailed(ILogger logger, string server, string error);
+}
