@@ -9,7 +9,8 @@ string root = BenchSettings.FindRoot();
 string work = Directory.CreateTempSubdirectory("mcp-loadtest-").FullName;
 string everything = Path.Combine(root, "tests", "fixtures", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
 string gatewayDll = Path.Combine(root, "src", "McpGateway", "bin", "Release", "net10.0", "mcp-gateway.dll");
-foreach (string required in (string[])[everything, gatewayDll])
+string fast = Path.Combine(root, "tests", "fixtures", "FixtureServer", "bin", "Release", "net10.0", "fixture-server");
+foreach (string required in (string[])[everything, gatewayDll, fast])
 {
     if (!File.Exists(required))
     {
@@ -21,11 +22,17 @@ foreach (string required in (string[])[everything, gatewayDll])
 string servers = Path.Combine(work, "servers.json");
 string rules = Path.Combine(work, "rules.json");
 File.WriteAllText(servers, "{\"mcpServers\": {\"everything\": {\"command\": \"node\", \"args\": [" + System.Text.Json.JsonSerializer.Serialize(everything) + "]}}}");
-File.WriteAllText(rules, """{"agents": {"bench": {"allow": {"servers": ["everything"]}}}}""");
+string fastServers = Path.Combine(work, "fast-servers.json");
+File.WriteAllText(fastServers, "{\"mcpServers\": {\"fast\": {\"command\": " + System.Text.Json.JsonSerializer.Serialize(fast) + ", \"args\": [\"fast\"]}}}");
+File.WriteAllText(rules, """{"agents": {"bench": {"allow": {"servers": ["everything", "fast"]}}}}""");
 var agentHeader = new Dictionary<string, string> { ["X-Agent-Id"] = "bench" };
 
 Func<Target>[] targets =
 [
+    () => new DirectStdioTarget("fast, direct stdio", fast, ["fast"]),
+    () => new GatewayStdioTarget("gateway stdio → fast", gatewayDll, fastServers, rules, "bench") { ToolPrefix = "fast_" },
+    () => new HttpProcessTarget("gateway http stateful → fast", "dotnet", [gatewayDll, "serve", "--config", fastServers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "fast_" },
+    () => new HttpProcessTarget("gateway http stateless → fast", "dotnet", [gatewayDll, "serve", "--config", fastServers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "fast_" },
     () => new DirectStdioTarget("everything, direct stdio", "node", [everything]),
     () => new GatewayStdioTarget("gateway stdio → everything", gatewayDll, servers, rules, "bench") { ToolPrefix = "everything_" },
     () => new HttpProcessTarget("gateway http stateful → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "everything_" },
@@ -42,6 +49,11 @@ for (int round = 1; round <= settings.Repeat; round++)
         foreach (Func<Target> make in targets)
         {
             await using Target target = make();
+            if (settings.Filter is not null && !target.Name.Contains(settings.Filter, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             await target.StartAsync(cancel.Token);
             var template = new CallTemplate(target.ToolPrefix + "echo", """{"message":"hello"}""");
             IReadOnlyList<ILoadSession> open = await target.OpenSessionsAsync(sessions, template, cancel.Token);
@@ -69,13 +81,13 @@ if (settings.Output is not null)
 Directory.Delete(work, recursive: true);
 return 0;
 
-internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output)
+internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output, string? Filter = null)
 {
     public static BenchSettings Parse(string[] args)
     {
         int calls = 2000, repeat = 3;
         int[] sessions = [1, 16];
-        string? output = null;
+        string? output = null, filter = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -84,11 +96,12 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
                 case "--repeat": repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--sessions": sessions = [.. args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                 case "--out": output = args[++i]; break;
+                case "--only": filter = args[++i]; break;
                 default: throw new ArgumentException($"unknown argument {args[i]}");
             }
         }
 
-        return new BenchSettings(calls, sessions, repeat, output);
+        return new BenchSettings(calls, sessions, repeat, output, filter);
     }
 
     public static string FindRoot()
@@ -119,7 +132,9 @@ internal static class Report
         {
             LoadResult[] runs = [.. group];
             double rate = Median(runs.Select(r => r.CallsPerSecond));
-            double direct = Median(results.Where(r => r.Sessions == group.Key.Item2 && r.Target.Contains("direct", StringComparison.Ordinal)).Select(r => r.CallsPerSecond));
+            // Compare with the direct call of the same downstream server ("→ fast" with "fast, direct").
+            string downstream = group.Key.Item1.Contains('→', StringComparison.Ordinal) ? group.Key.Item1[(group.Key.Item1.IndexOf('→', StringComparison.Ordinal) + 2)..] : group.Key.Item1.Split(',')[0];
+            double direct = Median(results.Where(r => r.Sessions == group.Key.Item2 && r.Target == downstream + ", direct stdio").Select(r => r.CallsPerSecond));
             var cpu = runs[0].CpuMicrosPerCall.Keys.Where(k => k != "load generator")
                 .Select(k => $"{k} {Median(runs.Select(r => r.CpuMicrosPerCall.GetValueOrDefault(k, double.NaN))):F0}");
             sb.AppendLine(CultureInfo.InvariantCulture,

@@ -11,6 +11,9 @@ internal sealed partial class DownstreamServer
     private const int MaxPages = 1000;
     private static readonly ListKind[] s_allLists = [ListKind.Tools, ListKind.Prompts, ListKind.Resources, ListKind.ResourceTemplates];
 
+    /// <summary>Sets the tool list without a connection: for benchmarks and tests of the catalog at scale.</summary>
+    internal void SetLastKnownTools(IReadOnlyList<DownstreamTool> tools) => _tools = tools;
+
     private void RefreshInBackground(ListKind kind)
     {
         if (_client is not { } client)

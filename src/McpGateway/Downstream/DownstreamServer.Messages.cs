@@ -90,7 +90,11 @@ internal sealed partial class DownstreamServer : IDownstreamMessageHandler
 
                 return true;
             case NotificationMethods.LoggingMessageNotification when parameters is not null:
-                if (SoleSessionCall() is { } caller)
+                // A message arriving while one session's calls run is that session's, unless the session never asked for
+                // logs while another did: then the message may as well be unprompted (a server's periodic logging), and
+                // goes to the sessions that asked, so a quiet agent is not handed what it never wanted.
+                if (SoleSessionCall() is { } caller &&
+                    (caller.Upstream.AskedForLogs || Events?.OthersAskedForLogs(this, caller.Upstream.Session) != true))
                 {
                     caller.EnqueueNotification(notification.Method, parameters);
                 }

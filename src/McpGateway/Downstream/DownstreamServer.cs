@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Configuration;
+using McpGateway.FastPath;
 using McpGateway.Gateway;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
@@ -34,6 +35,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     private volatile IReadOnlyList<DownstreamItem> _resources = [];
     private volatile IReadOnlyList<DownstreamItem> _resourceTemplates = [];
     private Task? _supervisor;
+    private StdioProcessClientTransport? _stdio;
     private int _disposed;
 
     public DownstreamServer(ServerConfig config, GatewayOptions options, ILoggerFactory loggerFactory, TimeProvider time)
@@ -61,6 +63,13 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     public IReadOnlyList<DownstreamItem> LastKnownResources => _resources;
 
     public IReadOnlyList<DownstreamItem> LastKnownResourceTemplates => _resourceTemplates;
+
+    /// <summary>
+    /// The raw connection the forwarding fast path may use: only a ready stdio server on 2025-11-25 (a 2026-07-28
+    /// server wants per-request metadata, which the SDK client adds on the full path).
+    /// </summary>
+    internal StdioProcessTransport? FastConnection =>
+        IsReady && !ProtocolEras.IsJuly2026OrLater(_client?.NegotiatedProtocolVersion) ? _stdio?.Connection : null;
 
     /// <summary>The protocol revision this connection negotiated.</summary>
     public string? NegotiatedProtocolVersion => _client?.NegotiatedProtocolVersion;
@@ -233,7 +242,9 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
 
     private Task<McpClient> CreateClientAsync(string? protocolVersion, CancellationToken cancellationToken)
     {
-        IClientTransport transport = new GatewayClientTransport(DownstreamTransportFactory.Create(Config, _loggerFactory, _logger), this);
+        IClientTransport inner = DownstreamTransportFactory.Create(Config, _loggerFactory, _logger);
+        _stdio = inner as StdioProcessClientTransport;
+        IClientTransport transport = new GatewayClientTransport(inner, this);
         var clientOptions = new McpClientOptions
         {
             ClientInfo = new Implementation { Name = "mcp-gateway", Version = GatewayVersion.Value },

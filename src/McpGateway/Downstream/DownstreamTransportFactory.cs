@@ -1,4 +1,5 @@
 using McpGateway.Configuration;
+using McpGateway.FastPath;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Client;
 
@@ -12,21 +13,9 @@ internal static partial class DownstreamTransportFactory
         switch (config.Transport)
         {
             case ServerTransport.Stdio:
+                // The gateway's own stdio transport: the SDK's, plus raw requests for the forwarding fast path.
                 string serverName = config.Name;
-                return new StdioClientTransport(
-                    new StdioClientTransportOptions
-                    {
-                        Command = config.Command!,
-                        Arguments = [.. config.Args],
-                        Name = config.Name,
-                        WorkingDirectory = config.WorkingDirectory,
-                        EnvironmentVariables = config.Env.ToDictionary(kv => kv.Key, kv => (string?)kv.Value),
-                        ShutdownTimeout = TimeSpan.FromSeconds(2),
-
-                        // The child's stderr is its log: pass it on, tagged with the server name.
-                        StandardErrorLines = line => LogServerStderr(stderrLogger, serverName, line),
-                    },
-                    loggerFactory);
+                return new StdioProcessClientTransport(config, line => LogServerStderr(stderrLogger, serverName, line), loggerFactory);
             default:
                 return new HttpClientTransport(
                     new HttpClientTransportOptions

@@ -61,7 +61,7 @@ internal sealed class GatewayClientTransport(IClientTransport inner, IDownstream
                 {
                     while (reader.TryRead(out JsonRpcMessage? message))
                     {
-                        if (!_handler.TryHandle(message, _inner))
+                        if (!FastPath.RawReplyMarker.TryRun(message) && !_handler.TryHandle(message, _inner))
                         {
                             _toSdk.Writer.TryWrite(message);
                         }

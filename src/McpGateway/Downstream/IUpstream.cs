@@ -12,6 +12,9 @@ internal interface IUpstream
     /// <summary>Identifies the agent session, to tell calls of different sessions apart.</summary>
     object Session { get; }
 
+    /// <summary>True when the agent asked for log messages at some level (logging/setLevel or a request's own level).</summary>
+    bool AskedForLogs { get; }
+
     /// <summary>What the agent's client said it supports.</summary>
     ClientCapabilities? ClientCapabilities { get; }
 
@@ -26,6 +29,9 @@ internal interface IDownstreamEvents
 {
     /// <summary>A log message no single call in flight can claim.</summary>
     void OnLogMessage(DownstreamServer server, JsonObject parameters);
+
+    /// <summary>True when a session other than <paramref name="session"/> that may use the server asked for log messages.</summary>
+    bool OthersAskedForLogs(DownstreamServer server, object session);
 
     void OnResourceUpdated(DownstreamServer server, JsonObject parameters);
 }

@@ -11,6 +11,8 @@ internal sealed class NoUpstream : IUpstream
 
     public object Session => this;
 
+    public bool AskedForLogs => false;
+
     public ClientCapabilities? ClientCapabilities => null;
 
     public Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken) => Task.CompletedTask;

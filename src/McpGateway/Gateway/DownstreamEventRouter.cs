@@ -9,6 +9,8 @@ internal sealed class DownstreamEventRouter(LoggingRequestHandler logging, Subsc
 {
     public void OnLogMessage(DownstreamServer server, JsonObject parameters) => logging.Broadcast(server, parameters);
 
+    public bool OthersAskedForLogs(DownstreamServer server, object session) => logging.OthersAskedForLogs(server, session);
+
     public void OnResourceUpdated(DownstreamServer server, JsonObject parameters)
     {
         if (SubscriptionRegistry.UriOf(parameters) is not { } uri)

@@ -19,6 +19,8 @@ internal sealed partial class GatewayRequestFilter(
     ResourcesRequestHandler resources,
     CompletionRequestHandler completions,
     LoggingRequestHandler logging,
+    TasksRequestHandler tasks,
+    MultiRoundTrip roundTrips,
     GatewayOptions options,
     ILogger<GatewayRequestFilter> logger,
     IHttpContextAccessor? httpContextAccessor = null)
@@ -31,6 +33,12 @@ internal sealed partial class GatewayRequestFilter(
             return;
         }
 
+        if (message.Context?.LogLevel is { } requestLevel)
+        {
+            // 2026-07-28 asks for log messages per request (_meta io.modelcontextprotocol/logLevel), not with logging/setLevel.
+            session.LogLevel = LogLevels.Name(requestLevel);
+        }
+
         var request = new GatewayRequest(session, message, HeaderAgent(), new SessionUpstream(context.Server, session));
 
         // An agent that drops its HTTP request has given up on it: the call downstream is cancelled too, whether or
@@ -41,8 +49,11 @@ internal sealed partial class GatewayRequestFilter(
         CancellationToken token = linked?.Token ?? cancellationToken;
         try
         {
-            JsonNode? result = await DispatchAsync(request, token);
-            ProtocolEras.AdaptResult(result, message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion);
+            string? agentVersion = message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion;
+            JsonNode? result = MultiRoundTrip.Applies(agentVersion) && MayAskForInput(message.Method)
+                ? await roundTrips.RunAsync(request, DispatchAsync, token)
+                : await DispatchAsync(request, token);
+            ProtocolEras.AdaptResult(result, agentVersion);
             await context.Server.SendMessageAsync(new JsonRpcResponse { Id = message.Id, Result = result }, cancellationToken);
         }
         catch (Exception ex) when (ex is not McpException and not OperationCanceledException)
@@ -53,12 +64,17 @@ internal sealed partial class GatewayRequestFilter(
         }
     };
 
+    /// <summary>Requests during which a downstream server may ask the agent for input (sampling, elicitation, roots).</summary>
+    private static bool MayAskForInput(string method) => method is
+        RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead or RequestMethods.CompletionComplete;
+
     private static bool IsForwarded(string method) => method is
         RequestMethods.ToolsList or RequestMethods.ToolsCall or
         RequestMethods.PromptsList or RequestMethods.PromptsGet or
         RequestMethods.ResourcesList or RequestMethods.ResourcesTemplatesList or RequestMethods.ResourcesRead or
         RequestMethods.ResourcesSubscribe or RequestMethods.ResourcesUnsubscribe or
-        RequestMethods.CompletionComplete or RequestMethods.LoggingSetLevel;
+        RequestMethods.CompletionComplete or RequestMethods.LoggingSetLevel or
+        TasksRequestHandler.Get or TasksRequestHandler.Result or TasksRequestHandler.List or TasksRequestHandler.Cancel;
 
     private async Task<JsonNode?> DispatchAsync(GatewayRequest request, CancellationToken cancellationToken) => request.Message.Method switch
     {
@@ -72,7 +88,8 @@ internal sealed partial class GatewayRequestFilter(
         RequestMethods.ResourcesSubscribe => await resources.SubscribeAsync(request, subscribe: true, cancellationToken),
         RequestMethods.ResourcesUnsubscribe => await resources.SubscribeAsync(request, subscribe: false, cancellationToken),
         RequestMethods.CompletionComplete => await completions.CompleteAsync(request, cancellationToken),
-        _ => await logging.SetLevelAsync(request, cancellationToken),
+        RequestMethods.LoggingSetLevel => await logging.SetLevelAsync(request, cancellationToken),
+        _ => await tasks.HandleAsync(request, cancellationToken),
     };
 
     private string? HeaderAgent()

@@ -15,6 +15,9 @@ internal sealed class GatewaySession(bool stateless)
 
     public string? BoundAgent => Volatile.Read(ref _boundAgent);
 
+    /// <summary>The Mcp-Session-Id of a stateful HTTP session.</summary>
+    public string? SessionId { get; set; }
+
     /// <summary>The SDK server of this session, once it runs; used to send list-changed notifications.</summary>
     public McpServer? Server { get; set; }
 

@@ -8,6 +8,19 @@ internal static class LogLevels
     /// <summary>The rank of a level, or -1 when it is not one.</summary>
     public static int Rank(string? level) => level is null ? -1 : Array.IndexOf(s_order, level);
 
+    /// <summary>The wire name of an SDK log level.</summary>
+    public static string Name(ModelContextProtocol.Protocol.LoggingLevel level) => level switch
+    {
+        ModelContextProtocol.Protocol.LoggingLevel.Debug => "debug",
+        ModelContextProtocol.Protocol.LoggingLevel.Info => "info",
+        ModelContextProtocol.Protocol.LoggingLevel.Notice => "notice",
+        ModelContextProtocol.Protocol.LoggingLevel.Warning => "warning",
+        ModelContextProtocol.Protocol.LoggingLevel.Error => "error",
+        ModelContextProtocol.Protocol.LoggingLevel.Critical => "critical",
+        ModelContextProtocol.Protocol.LoggingLevel.Alert => "alert",
+        _ => "emergency",
+    };
+
     public static bool IsLevel(string? level) => Rank(level) >= 0;
 
     /// <summary>The more verbose of two levels (null stands for "not set").</summary>

@@ -63,6 +63,21 @@ internal sealed partial class LoggingRequestHandler(
         }
     }
 
+    /// <summary>True when a session other than <paramref name="session"/> asked for logs and may use <paramref name="server"/>.</summary>
+    public bool OthersAskedForLogs(DownstreamServer server, object session)
+    {
+        GatewayState state = stateProvider.Current;
+        foreach (GatewaySession other in sessions.Sessions)
+        {
+            if (!ReferenceEquals(other, session) && other.LogLevel is not null && state.MayUse(agents.SessionAgent(state, other), server))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private async Task SetServerLevelAsync(DownstreamServer server, string level, CancellationToken cancellationToken)
     {
         try

@@ -5,7 +5,7 @@ namespace McpGateway.Gateway;
 
 /// <summary>
 /// Adapts what a downstream server answered to the protocol revision the agent speaks. The two hops negotiate
-/// separately: a downstream server on 2026-07-28 adds <c>resultType</c> and its own
+/// separately: a downstream server on 2026-07-28 adds <c>resultType</c>, caching hints and its own
 /// <c>_meta["io.modelcontextprotocol/serverInfo"]</c>, which a 2025-11-25 agent does not expect and which would reveal
 /// the downstream server to the agent; a 2025-11-25 server leaves out <c>resultType</c>, which a 2026-07-28 agent expects.
 /// </summary>
@@ -59,9 +59,16 @@ internal static class ProtocolEras
                 obj["resultType"] = "complete";
             }
         }
-        else if (complete)
+        else
         {
-            obj.Remove("resultType");
+            if (complete)
+            {
+                obj.Remove("resultType");
+            }
+
+            // Caching hints of 2026-07-28 results, which 2025-11-25 does not have.
+            obj.Remove("ttlMs");
+            obj.Remove("cacheScope");
         }
     }
 }

@@ -15,6 +15,7 @@ internal sealed partial class SessionRegistry(ILogger<SessionRegistry> logger)
     ];
 
     private readonly ConcurrentDictionary<GatewaySession, byte> _sessions = new();
+    private readonly ConcurrentDictionary<string, GatewaySession> _byId = new(StringComparer.Ordinal);
 
     public int Count => _sessions.Count;
 
@@ -23,10 +24,25 @@ internal sealed partial class SessionRegistry(ILogger<SessionRegistry> logger)
     /// <summary>Raised when a session ends, so what it held (subscriptions) can be released.</summary>
     public event Action<GatewaySession>? SessionEnded;
 
-    public void Add(GatewaySession session) => _sessions.TryAdd(session, 0);
+    public void Add(GatewaySession session)
+    {
+        _sessions.TryAdd(session, 0);
+        if (session.SessionId is { } id)
+        {
+            _byId[id] = session;
+        }
+    }
+
+    /// <summary>The live stateful HTTP session with this Mcp-Session-Id.</summary>
+    public GatewaySession? Find(string sessionId) => _byId.GetValueOrDefault(sessionId);
 
     public void Remove(GatewaySession session)
     {
+        if (session.SessionId is { } id)
+        {
+            _byId.TryRemove(id, out _);
+        }
+
         if (_sessions.TryRemove(session, out _))
         {
             SessionEnded?.Invoke(session);

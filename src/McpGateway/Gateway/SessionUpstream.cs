@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Downstream;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
@@ -14,11 +15,13 @@ internal sealed class SessionUpstream(McpServer server, GatewaySession session) 
 {
     public object Session => session;
 
+    public bool AskedForLogs => session.LogLevel is not null;
+
     public ClientCapabilities? ClientCapabilities => server.ClientCapabilities;
 
     public Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken)
     {
-        if (method == NotificationMethods.LoggingMessageNotification && !session.WantsLog(parameters))
+        if (method == NotificationMethods.LoggingMessageNotification && (!session.WantsLog(parameters) || IsModernWithoutLevel()))
         {
             return Task.CompletedTask;
         }
@@ -28,9 +31,26 @@ internal sealed class SessionUpstream(McpServer server, GatewaySession session) 
 
     public async Task<JsonNode?> SendRequestAsync(string method, JsonNode? parameters, CancellationToken cancellationToken)
     {
+        if (session.IsStateless)
+        {
+            // The SDK would throw InvalidOperationException, which reads downstream like a broken connection ("closed
+            // the connection during the request"); the server, and through it the agent, should learn the real reason.
+            throw new McpProtocolException(
+                $"The agent is served statelessly (request by request), so the gateway cannot pass the server's {method} request on to it.",
+                McpErrorCode.InvalidRequest);
+        }
+
         JsonRpcResponse response = await server.SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, cancellationToken);
         return response.Result;
     }
+
+    /// <summary>
+    /// 2026-07-28 has no logging/setLevel: a request asks for log messages with its own level, and a server "MUST NOT
+    /// emit notifications/message for a request that does not include" one. A session of that revision lasts one
+    /// request, so without a level set on it, nothing was asked for.
+    /// </summary>
+    private bool IsModernWithoutLevel() =>
+        session.IsStateless && session.LogLevel is null && ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion);
 
     internal static string? LevelOf(JsonNode? parameters) =>
         parameters?["level"] is JsonValue level && level.GetValueKind() == JsonValueKind.String ? level.GetValue<string>() : null;

@@ -18,6 +18,7 @@ internal sealed partial class ToolsRequestHandler(
     GatewayOptions options,
     GatewayTools gatewayTools,
     AgentResolver agents,
+    TasksRequestHandler tasks,
     ILogger<ToolsRequestHandler> logger)
 {
     // The longest call the servers file allows (callTimeoutMs); also far inside what a timer accepts.
@@ -71,7 +72,13 @@ internal sealed partial class ToolsRequestHandler(
         agents.Bind(session, state, identity);
         LogCall(logger, identity.Agent, route.Server.Name, route.Tool.Name, decision.Kind);
         parameters["name"] = route.Tool.Name;
-        return await ForwardAsync(route, parameters, request.Upstream, timeout: null, cancellationToken);
+        JsonNode? result = await ForwardAsync(route, parameters, request.Upstream, timeout: null, cancellationToken);
+        if (parameters.ContainsKey("task"))
+        {
+            tasks.Remember(route.Server, identity.Agent, result);
+        }
+
+        return result;
     }
 
     private async Task<JsonNode?> CallGatewayToolAsync(GatewayState state, GatewayRequest request, AgentIdentity identity, string name, JsonObject? arguments, CancellationToken cancellationToken)

@@ -31,7 +31,6 @@ internal static class GatewayHostFactory
         ConfigurationSnapshot snapshot,
         GatewayOptions options,
         LogLevel logLevel,
-        Func<McpServerOptions, ITransport>? transport = null,
         Action<ILoggingBuilder>? configureLogging = null)
     {
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
@@ -39,7 +38,6 @@ internal static class GatewayHostFactory
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddGateway(snapshot, options);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        builder.Services.AddSingleton(new StdioTransportFactory(transport ?? (o => new StdioServerTransport(o))));
         builder.Services.AddHostedService<StdioGatewayService>();
         return builder.Build();
     }
@@ -61,6 +59,3 @@ internal static class GatewayHostFactory
         logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     }
 }
-
-/// <summary>Makes the transport the stdio gateway serves on (stdin/stdout; tests substitute in-memory pipes).</summary>
-internal sealed record StdioTransportFactory(Func<McpServerOptions, ITransport> Create);

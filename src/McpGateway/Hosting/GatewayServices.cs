@@ -57,8 +57,11 @@ internal static class GatewayServices
         services.AddSingleton<ResourcesRequestHandler>();
         services.AddSingleton<CompletionRequestHandler>();
         services.AddSingleton<LoggingRequestHandler>();
+        services.AddSingleton<TasksRequestHandler>();
+        services.AddSingleton<MultiRoundTrip>();
         services.AddSingleton<DownstreamEventRouter>();
         services.AddSingleton<GatewayRequestFilter>();
+        services.AddSingleton<FastPath.FastForwarder>();
         return services;
     }
 

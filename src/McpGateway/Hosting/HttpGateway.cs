@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
+using McpGateway.FastPath;
 using McpGateway.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -38,6 +39,16 @@ internal static class HttpGateway
                 // statelessly (stateless mode, or a 2026-07-28 client) has none.
                 bool servedStatelessly = stateless || !context.Response.Headers.ContainsKey("Mcp-Session-Id");
                 var session = new GatewaySession(servedStatelessly);
+
+                // An agent that names itself with the header when the session starts is bound from the start.
+                GatewayOptions options = context.RequestServices.GetRequiredService<GatewayOptions>();
+                string header = context.Request.Headers[options.AgentHeader].ToString();
+                if (options.AllowAgentHeader && header.Length > 0 &&
+                    context.RequestServices.GetRequiredService<GatewayStateProvider>().Current.Policy.FindAgent(header) is not null)
+                {
+                    session.TryBind(header);
+                }
+
                 GatewayServices.ConfigureSession(serverOptions, session, context.RequestServices.GetRequiredService<GatewayRequestFilter>());
                 sessionsByOptions.AddOrUpdate(serverOptions, session);
                 return Task.CompletedTask;
@@ -53,6 +64,7 @@ internal static class HttpGateway
 
                 SessionRegistry registry = context.RequestServices.GetRequiredService<SessionRegistry>();
                 session.Server = server;
+                session.SessionId = server.SessionId;
                 registry.Add(session);
                 try
                 {
@@ -70,6 +82,7 @@ internal static class HttpGateway
     public static void MapMcpEndpoint(WebApplication app)
     {
         app.UseMiddleware<OriginValidationMiddleware>();
+        app.UseMiddleware<FastPathMiddleware>();
         app.MapMcp(Path);
     }
 }

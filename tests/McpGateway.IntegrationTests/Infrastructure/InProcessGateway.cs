@@ -147,34 +147,12 @@ internal sealed class InProcessGateway : IAsyncDisposable
         return client;
     }
 
-    /// <summary>One stdio session: the same session setup <c>StdioGatewayService</c> does, over pipes instead of stdin/stdout.</summary>
+    /// <summary>One stdio session: the production stdio session (<see cref="StdioSession"/>) over pipes instead of stdin/stdout.</summary>
     private StreamClientTransport StartStdioSession()
     {
         var toServer = new Pipe();
         var toClient = new Pipe();
-        var session = new GatewaySession(stateless: false);
-        var serverOptions = new McpServerOptions();
-        GatewayServices.ConfigureSession(serverOptions, session, Services.GetRequiredService<GatewayRequestFilter>());
-        McpServer server = McpServer.Create(
-            new StreamServerTransport(toServer.Reader.AsStream(), toClient.Writer.AsStream()),
-            serverOptions,
-            Services.GetRequiredService<ILoggerFactory>(),
-            Services);
-        session.Server = server;
-        SessionRegistry registry = Services.GetRequiredService<SessionRegistry>();
-        registry.Add(session);
-        _stdioSessions.Add(Task.Run(async () =>
-        {
-            try
-            {
-                await server.RunAsync(_stopping.Token);
-            }
-            finally
-            {
-                registry.Remove(session);
-                await server.DisposeAsync();
-            }
-        }));
+        _stdioSessions.Add(Task.Run(() => StdioSession.RunAsync(Services, toServer.Reader.AsStream(), toClient.Writer.AsStream(), new GatewaySession(stateless: false), _stopping.Token)));
         return new StreamClientTransport(toServer.Writer.AsStream(), toClient.Reader.AsStream());
     }
 

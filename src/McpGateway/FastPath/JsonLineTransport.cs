@@ -1,0 +1,201 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.FastPath;
+
+/// <summary>
+/// Newline-delimited JSON-RPC over a pair of streams (stdio), for both faces of the gateway. It does what the SDK's
+/// stream transports do (the SDK reads and writes its messages through it) and two things they cannot: a subclass sees
+/// every line as raw bytes before it is parsed, so the forwarding fast path can answer a tool call without building a
+/// message object; and writes are queued and flushed in batches, one system call for as many messages as are waiting.
+/// </summary>
+internal abstract partial class JsonLineTransport : TransportBase
+{
+    private const int MaxLineBytes = 64 * 1024 * 1024;
+    private static readonly JsonSerializerOptions s_protocol = McpJsonUtilities.ProtocolOptions;
+
+    private readonly Stream _input;
+    private readonly Stream _output;
+    private readonly ILogger _logger;
+    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _shutdown = new();
+    private Task _reading = Task.CompletedTask;
+    private Task _writing = Task.CompletedTask;
+    private long _passedOn;
+
+    protected JsonLineTransport(string name, Stream input, Stream output, ILoggerFactory? loggerFactory)
+        : base(name, loggerFactory)
+    {
+        _input = input;
+        _output = output;
+        _logger = loggerFactory?.CreateLogger(GetType()) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    }
+
+    /// <summary>Starts reading and writing; call once the subclass is fully constructed.</summary>
+    protected void Start()
+    {
+        SetConnected();
+        _reading = Task.Run(ReadLoopAsync);
+        _writing = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>
+    /// Offered every line before it is parsed; return true to take it (the SDK never sees it). The span is only valid
+    /// during the call. Runs on the read loop: must not block.
+    /// </summary>
+    protected virtual bool TryTakeLine(ReadOnlySpan<byte> line) => false;
+
+    /// <summary>How many messages the read loop has passed on to the SDK's channel so far.</summary>
+    protected long PassedOn => Interlocked.Read(ref _passedOn);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once every message passed on before it has been read from the channel: it travels
+    /// through the channel as a <see cref="RawReplyMarker"/>, which the gateway's ordered reader runs instead of passing on.
+    /// </summary>
+    protected void RunInOrder(Action action) => _ = WriteMessageAsync(RawReplyMarker.Create(action));
+
+    /// <summary>Called once when the input ends (or fails); the default completes the SDK's channel.</summary>
+    protected virtual void OnInputEnded(Exception? error) => SetDisconnected(error);
+
+    public override Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default)
+    {
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(message, s_protocol.GetTypeInfo(typeof(JsonRpcMessage)));
+        Enqueue(json);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Queues one complete JSON message (without its newline) for writing, after everything queued before it.</summary>
+    public void Enqueue(byte[] json) => _outgoing.Writer.TryWrite(json);
+
+    private async Task ReadLoopAsync()
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        int filled = 0;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    if (buffer.Length >= MaxLineBytes)
+                    {
+                        throw new InvalidDataException($"a message longer than {MaxLineBytes} bytes");
+                    }
+
+                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read = await _input.ReadAsync(buffer.AsMemory(filled), _shutdown.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                int scanFrom = filled;
+                filled += read;
+                int start = 0;
+                int newline;
+                while ((newline = buffer.AsSpan(scanFrom, filled - scanFrom).IndexOf((byte)'\n')) >= 0)
+                {
+                    int end = scanFrom + newline;
+                    Dispatch(buffer.AsSpan(start, end - start));
+                    start = scanFrom = end + 1;
+                }
+
+                if (start > 0)
+                {
+                    buffer.AsSpan(start, filled - start).CopyTo(buffer);
+                    filled -= start;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ObjectDisposedException)
+        {
+            error = ex;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            OnInputEnded(error);
+        }
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> line)
+    {
+        line = line.TrimEnd((byte)'\r');
+        if (line.IsEmpty || TryTakeLine(line))
+        {
+            return;
+        }
+
+        try
+        {
+            if (JsonSerializer.Deserialize(line, s_protocol.GetTypeInfo(typeof(JsonRpcMessage))) is JsonRpcMessage message)
+            {
+                Interlocked.Increment(ref _passedOn);
+                _ = WriteMessageAsync(message);
+            }
+        }
+        catch (JsonException ex)
+        {
+            LogUnparsable(_logger, Name, ex.Message);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new ArrayBufferWriter<byte>(64 * 1024);
+        ChannelReader<byte[]> reader = _outgoing.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out byte[]? json))
+                {
+                    batch.Write(json);
+                    batch.Write("\n"u8);
+                }
+
+                await _output.WriteAsync(batch.WrittenMemory);
+                await _output.FlushAsync();
+                batch.ResetWrittenCount();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The other side is gone; reading ends too and reports it.
+            LogWriteFailed(_logger, Name, ex.Message);
+        }
+    }
+
+    /// <summary>Stops writing once what is queued is written (or <paramref name="drain"/> passes).</summary>
+    protected async Task StopWritingAsync(TimeSpan drain)
+    {
+        _outgoing.Writer.TryComplete();
+        await _writing.WaitAsync(drain).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Stops reading.</summary>
+    protected async Task StopReadingAsync()
+    {
+        await _shutdown.CancelAsync();
+        await _reading.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Name}: a line that is not a JSON-RPC message was ignored: {Error}")]
+    private static partial void LogUnparsable(ILogger logger, string name, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Name}: writing failed: {Error}")]
+    private static partial void LogWriteFailed(ILogger logger, string name, string error);
+}

@@ -1,0 +1,39 @@
+using McpGateway.FastPath;
+using McpGateway.Gateway;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Server;
+
+namespace McpGateway.Hosting;
+
+/// <summary>Serves one agent session over a pair of streams: stdin/stdout in production, pipes in tests.</summary>
+internal static class StdioSession
+{
+    public static async Task RunAsync(IServiceProvider services, Stream input, Stream output, GatewaySession session, CancellationToken cancellationToken)
+    {
+        ILoggerFactory loggerFactory = services.GetRequiredService<ILoggerFactory>();
+        var serverOptions = new McpServerOptions();
+        GatewayServices.ConfigureSession(serverOptions, session, services.GetRequiredService<GatewayRequestFilter>());
+        var transport = new GatewayStdioServerTransport(
+            input,
+            output,
+            session,
+            services.GetRequiredService<FastForwarder>(),
+            services.GetRequiredService<GatewayStateProvider>(),
+            services.GetRequiredService<GatewayOptions>(),
+            loggerFactory);
+        SessionRegistry sessions = services.GetRequiredService<SessionRegistry>();
+        await using McpServer server = McpServer.Create(transport, serverOptions, loggerFactory, services);
+        session.Server = server;
+        sessions.Add(session);
+        try
+        {
+            await server.RunAsync(cancellationToken);
+        }
+        finally
+        {
+            sessions.Remove(session);
+            await transport.DisposeAsync();
+        }
+    }
+}
