@@ -84,15 +84,19 @@ internal sealed class StreamableHttpSession(Uri endpoint, CallTemplate template,
         return response.IsSuccessStatusCode && CallTemplate.IsResult(body);
     }
 
-    private Task<HttpResponseMessage> PostAsync(byte[] body, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> PostAsync(byte[] body, CancellationToken cancellationToken) =>
+        _http.SendAsync(Post(endpoint, body, _sessionId, headers), HttpCompletionOption.ResponseContentRead, cancellationToken);
+
+    /// <summary>A Streamable HTTP POST of one JSON-RPC message (2025-11-25), in a session when <paramref name="sessionId"/> is set.</summary>
+    public static HttpRequestMessage Post(Uri endpoint, byte[] body, string? sessionId, IReadOnlyDictionary<string, string> headers)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new ByteArrayContent(body), Version = HttpVersion.Version11 };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Accept.ParseAdd("application/json, text/event-stream");
         request.Headers.TryAddWithoutValidation("MCP-Protocol-Version", "2025-11-25");
-        if (_sessionId is not null)
+        if (sessionId is not null)
         {
-            request.Headers.TryAddWithoutValidation("Mcp-Session-Id", _sessionId);
+            request.Headers.TryAddWithoutValidation("Mcp-Session-Id", sessionId);
         }
 
         foreach ((string name, string value) in headers)
@@ -100,7 +104,7 @@ internal sealed class StreamableHttpSession(Uri endpoint, CallTemplate template,
             request.Headers.TryAddWithoutValidation(name, value);
         }
 
-        return _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return request;
     }
 
     public ValueTask DisposeAsync()
@@ -120,6 +124,7 @@ internal sealed class StdioConnection : IAsyncDisposable
     private readonly Stream _stdin;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<long, TaskCompletionSource<bool>> _pending = new();
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<byte[]>> _raw = new();
     private readonly Task _reader;
     private long _nextId;
 
@@ -166,6 +171,16 @@ internal sealed class StdioConnection : IAsyncDisposable
         Task<bool> answered = Register(id);
         await WriteAsync(template.Build(id), cancellationToken);
         return await answered.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Sends a request built by <paramref name="build"/> for a fresh id and returns the whole response line.</summary>
+    public async Task<byte[]> RequestAsync(Func<long, byte[]> build, CancellationToken cancellationToken)
+    {
+        long id = Interlocked.Increment(ref _nextId);
+        var completion = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _raw[id] = completion;
+        await WriteAsync(build(id), cancellationToken);
+        return await completion.Task.WaitAsync(cancellationToken);
     }
 
     private Task<bool> Register(long id)
@@ -233,6 +248,11 @@ internal sealed class StdioConnection : IAsyncDisposable
             {
                 pending.TrySetException(new IOException("the process closed its output"));
             }
+
+            foreach (TaskCompletionSource<byte[]> pending in _raw.Values)
+            {
+                pending.TrySetException(new IOException("the process closed its output"));
+            }
         }
     }
 
@@ -269,6 +289,10 @@ internal sealed class StdioConnection : IAsyncDisposable
         if (id is long known && _pending.TryRemove(known, out TaskCompletionSource<bool>? completion))
         {
             completion.TrySetResult(isResult);
+        }
+        else if (id is long rawId && _raw.TryRemove(rawId, out TaskCompletionSource<byte[]>? raw))
+        {
+            raw.TrySetResult(line.ToArray());
         }
     }
 

@@ -8,9 +8,8 @@ var settings = BenchSettings.Parse(args);
 string root = BenchSettings.FindRoot();
 string work = Directory.CreateTempSubdirectory("mcp-loadtest-").FullName;
 string everything = Path.Combine(root, "tests", "fixtures", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
-string gatewayDll = Path.Combine(root, "src", "McpGateway", "bin", "Release", "net10.0", "mcp-gateway.dll");
 string fast = Path.Combine(root, "tests", "fixtures", "FixtureServer", "bin", "Release", "net10.0", "fixture-server");
-foreach (string required in (string[])[everything, gatewayDll, fast])
+foreach (string required in (string[])[everything, fast])
 {
     if (!File.Exists(required))
     {
@@ -18,6 +17,9 @@ foreach (string required in (string[])[everything, gatewayDll, fast])
         return 2;
     }
 }
+
+// The gateway as it is deployed: published with ReadyToRun, so start-up figures do not include compiling it.
+string gatewayDll = await GatewayBuild.PublishAsync(root, Path.Combine(work, "gateway"));
 
 string servers = Path.Combine(work, "servers.json");
 string rules = Path.Combine(work, "rules.json");
@@ -37,12 +39,13 @@ Func<Target>[] targets =
     () => new GatewayStdioTarget("gateway stdio → everything", gatewayDll, servers, rules, "bench") { ToolPrefix = "everything_" },
     () => new HttpProcessTarget("gateway http stateful → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "everything_" },
     () => new HttpProcessTarget("gateway http stateless → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "everything_" },
+    .. PeerTargets.Create(everything, work),
 ];
 
 var results = new List<LoadResult>();
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
-for (int round = 1; round <= settings.Repeat; round++)
+for (int round = 1; settings.Load && round <= settings.Repeat; round++)
 {
     foreach (int sessions in settings.Sessions)
     {
@@ -69,7 +72,12 @@ for (int round = 1; round <= settings.Repeat; round++)
     }
 }
 
-string report = Report.Markdown(results, settings);
+string report = settings.Load ? Report.Markdown(results, settings) : string.Empty;
+if (settings.Scale)
+{
+    report += Environment.NewLine + "## Scale" + Environment.NewLine + Environment.NewLine + await new Scale(gatewayDll, fast, work).RunAsync(cancel.Token);
+}
+
 Console.WriteLine(report);
 if (settings.Output is not null)
 {
@@ -81,13 +89,14 @@ if (settings.Output is not null)
 Directory.Delete(work, recursive: true);
 return 0;
 
-internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output, string? Filter = null)
+internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output, string? Filter = null, bool Load = true, bool Scale = true)
 {
     public static BenchSettings Parse(string[] args)
     {
         int calls = 2000, repeat = 3;
         int[] sessions = [1, 16];
         string? output = null, filter = null;
+        bool load = true, scale = true;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -96,12 +105,14 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
                 case "--repeat": repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--sessions": sessions = [.. args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                 case "--out": output = args[++i]; break;
-                case "--only": filter = args[++i]; break;
+                case "--only": filter = args[++i]; scale = false; break;
+                case "--scale-only": load = false; break;
+                case "--no-scale": scale = false; break;
                 default: throw new ArgumentException($"unknown argument {args[i]}");
             }
         }
 
-        return new BenchSettings(calls, sessions, repeat, output, filter);
+        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale);
     }
 
     public static string FindRoot()
@@ -148,5 +159,31 @@ internal static class Report
     {
         double[] sorted = [.. values.Where(v => !double.IsNaN(v)).Order()];
         return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
+    }
+}
+
+internal static class GatewayBuild
+{
+    /// <summary>Publishes the gateway (Release, ReadyToRun for this machine) into <paramref name="output"/>; returns its dll.</summary>
+    public static async Task<string> PublishAsync(string root, string output)
+    {
+        string rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])["publish", Path.Combine(root, "src", "McpGateway"), "-c", "Release", "-r", rid, "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", output, "--nologo"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Console.Error.WriteLine($"publishing the gateway (Release, ReadyToRun, {rid}) to {output}");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException("dotnet publish failed:" + Environment.NewLine + await stdout + await stderr);
+        }
+
+        return Path.Combine(output, "mcp-gateway.dll");
     }
 }

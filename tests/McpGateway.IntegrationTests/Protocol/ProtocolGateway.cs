@@ -27,6 +27,14 @@ public abstract class ProtocolGateway : IAsyncLifetime
 
     protected virtual bool Stateless => false;
 
+    /// <summary>When set, a second gateway started with <c>--stateless</c> serves this servers file.</summary>
+    protected virtual string? StatelessServers => null;
+
+    /// <summary>The <c>--stateless</c> gateway, when <see cref="StatelessServers"/> is set.</summary>
+    internal InProcessGateway StatelessGateway { get; private set; } = null!;
+
+    internal ProtocolAgents StatelessAgents { get; private set; } = null!;
+
     protected string Rules => new JsonObject
     {
         ["agents"] = new JsonObject
@@ -39,8 +47,22 @@ public abstract class ProtocolGateway : IAsyncLifetime
 
     public virtual async ValueTask InitializeAsync()
     {
-        Gateway = await InProcessGateway.StartAsync(Servers, Rules, stateless: Stateless, cancellationToken: TestContext.Current.CancellationToken);
-        Agents = new ProtocolAgents(Gateway);
+        Task<InProcessGateway>? stateless = StatelessServers is null
+            ? null
+            : InProcessGateway.StartAsync(StatelessServers, Rules, stateless: true, cancellationToken: TestContext.Current.CancellationToken);
+        try
+        {
+            Gateway = await InProcessGateway.StartAsync(Servers, Rules, stateless: Stateless, cancellationToken: TestContext.Current.CancellationToken);
+            Agents = new ProtocolAgents(Gateway);
+        }
+        finally
+        {
+            if (stateless is not null)
+            {
+                StatelessGateway = await stateless;
+                StatelessAgents = new ProtocolAgents(StatelessGateway);
+            }
+        }
     }
 
     /// <summary>A new agent as <c>tester</c> (over HTTP by header; over stdio as the default agent).</summary>
@@ -49,6 +71,16 @@ public abstract class ProtocolGateway : IAsyncLifetime
 
     public virtual async ValueTask DisposeAsync()
     {
+        if (StatelessAgents is not null)
+        {
+            await StatelessAgents.DisposeAsync();
+        }
+
+        if (StatelessGateway is not null)
+        {
+            await StatelessGateway.DisposeAsync();
+        }
+
         if (Agents is not null)
         {
             await Agents.DisposeAsync();

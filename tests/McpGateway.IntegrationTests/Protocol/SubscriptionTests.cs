@@ -11,41 +11,9 @@ namespace McpGateway.IntegrationTests.Protocol;
 /// </summary>
 public sealed class SubscriptionGateway : ProtocolGateway
 {
-    internal InProcessGateway StatelessGateway { get; private set; } = null!;
-
-    internal ProtocolAgents StatelessAgents { get; private set; } = null!;
-
     protected override string Servers => TestServers.File(("everything", TestServers.Everything()));
 
-    public override async ValueTask InitializeAsync()
-    {
-        Task<InProcessGateway> stateless = InProcessGateway.StartAsync(TestServers.File(("conf", ProtocolServers.Conformance())), Rules, stateless: true, cancellationToken: TestContext.Current.CancellationToken);
-        try
-        {
-            await base.InitializeAsync();
-        }
-        finally
-        {
-            StatelessGateway = await stateless;
-        }
-
-        StatelessAgents = new ProtocolAgents(StatelessGateway);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        if (StatelessAgents is not null)
-        {
-            await StatelessAgents.DisposeAsync();
-        }
-
-        if (StatelessGateway is not null)
-        {
-            await StatelessGateway.DisposeAsync();
-        }
-
-        await base.DisposeAsync();
-    }
+    protected override string? StatelessServers => TestServers.File(("conf", ProtocolServers.Conformance()));
 }
 
 /// <summary>
