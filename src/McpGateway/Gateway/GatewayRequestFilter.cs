@@ -33,10 +33,11 @@ internal sealed partial class GatewayRequestFilter(
             return;
         }
 
-        if (message.Context?.LogLevel is { } requestLevel)
+        string? agentVersion = message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion;
+        if (ProtocolEras.IsJuly2026OrLater(agentVersion))
         {
             // 2026-07-28 asks for log messages per request (_meta io.modelcontextprotocol/logLevel), not with logging/setLevel.
-            session.LogLevel = LogLevels.Name(requestLevel);
+            session.LogLevel = message.Context?.LogLevel is { } requestLevel ? LogLevels.Name(requestLevel) : null;
         }
 
         var request = new GatewayRequest(session, message, HeaderAgent(), new SessionUpstream(context.Server, session));
@@ -49,7 +50,6 @@ internal sealed partial class GatewayRequestFilter(
         CancellationToken token = linked?.Token ?? cancellationToken;
         try
         {
-            string? agentVersion = message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion;
             JsonNode? result = MultiRoundTrip.Applies(agentVersion) && MayAskForInput(message.Method)
                 ? await roundTrips.RunAsync(request, DispatchAsync, token)
                 : await DispatchAsync(request, token);
@@ -92,7 +92,10 @@ internal sealed partial class GatewayRequestFilter(
         _ => await tasks.HandleAsync(request, cancellationToken),
     };
 
-    private string? HeaderAgent()
+    private string? HeaderAgent() => HeaderAgent(options, httpContextAccessor);
+
+    /// <summary>The agent named in the current HTTP request's identity header, when headers may name agents.</summary>
+    internal static string? HeaderAgent(GatewayOptions options, IHttpContextAccessor? httpContextAccessor)
     {
         if (!options.AllowAgentHeader || httpContextAccessor?.HttpContext is not { } http)
         {

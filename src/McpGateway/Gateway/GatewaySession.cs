@@ -24,6 +24,9 @@ internal sealed class GatewaySession(bool stateless)
     /// <summary>The state version whose tool list this session last saw, to skip needless list-changed notices.</summary>
     public long ListedVersion { get; set; } = -1;
 
+    /// <summary>Set when this is a 2026-07-28 agent's <c>subscriptions/listen</c> stream rather than a connection.</summary>
+    public ListenStream? Listen { get; init; }
+
     /// <summary>The least severe log level the agent asked for with logging/setLevel; null when it never asked.</summary>
     public string? LogLevel { get; set; }
 

@@ -74,9 +74,26 @@ internal sealed partial class SessionRegistry(ILogger<SessionRegistry> logger)
             return;
         }
 
+        var notification = new JsonRpcNotification { Method = method, Params = parameters };
+        if (session.Listen is { } listen)
+        {
+            if (!listen.Grants(method))
+            {
+                return;
+            }
+
+            // The stream's server is the one bound to the listen request, so this goes on that request's stream.
+            notification.Params = listen.Tag(parameters);
+        }
+        else if (ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion))
+        {
+            // A 2026-07-28 client receives only what it asked for on a subscriptions/listen stream (or during its own request).
+            return;
+        }
+
         try
         {
-            await server.SendMessageAsync(new JsonRpcNotification { Method = method, Params = parameters });
+            await server.SendMessageAsync(notification);
         }
         catch (Exception ex)
         {

@@ -46,11 +46,11 @@ internal sealed class SessionUpstream(McpServer server, GatewaySession session) 
 
     /// <summary>
     /// 2026-07-28 has no logging/setLevel: a request asks for log messages with its own level, and a server "MUST NOT
-    /// emit notifications/message for a request that does not include" one. A session of that revision lasts one
-    /// request, so without a level set on it, nothing was asked for.
+    /// emit notifications/message for a request that does not include" one. The gateway sets a 2026-07-28
+    /// session's level from each request (see GatewayRequestFilter), so without a level on it, nothing was asked for.
     /// </summary>
     private bool IsModernWithoutLevel() =>
-        session.IsStateless && session.LogLevel is null && ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion);
+        session.LogLevel is null && ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion);
 
     internal static string? LevelOf(JsonNode? parameters) =>
         parameters?["level"] is JsonValue level && level.GetValueKind() == JsonValueKind.String ? level.GetValue<string>() : null;

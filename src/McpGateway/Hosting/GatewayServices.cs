@@ -59,6 +59,7 @@ internal static class GatewayServices
         services.AddSingleton<LoggingRequestHandler>();
         services.AddSingleton<TasksRequestHandler>();
         services.AddSingleton<MultiRoundTrip>();
+        services.AddSingleton<ListenRequestHandler>();
         services.AddSingleton<DownstreamEventRouter>();
         services.AddSingleton<GatewayRequestFilter>();
         services.AddSingleton<FastPath.FastForwarder>();
@@ -66,7 +67,7 @@ internal static class GatewayServices
     }
 
     /// <summary>Fills the SDK server options for one agent session: identity, capabilities, and the gateway's request filter.</summary>
-    public static void ConfigureSession(McpServerOptions serverOptions, GatewaySession session, GatewayRequestFilter filter)
+    public static void ConfigureSession(McpServerOptions serverOptions, GatewaySession session, IServiceProvider services)
     {
         serverOptions.ServerInfo = new Implementation { Name = "mcp-gateway", Title = "MCP Gateway", Version = GatewayVersion.Value };
         serverOptions.ServerInstructions = Instructions;
@@ -78,6 +79,7 @@ internal static class GatewayServices
             Completions = new CompletionsCapability(),
             Logging = new LoggingCapability(),
         };
-        serverOptions.Filters.Message.IncomingFilters.Add(filter.Create(session));
+        serverOptions.Filters.Message.IncomingFilters.Add(services.GetRequiredService<GatewayRequestFilter>().Create(session));
+        serverOptions.Handlers.SubscriptionsListenHandler = services.GetRequiredService<ListenRequestHandler>().Create(session);
     }
 }

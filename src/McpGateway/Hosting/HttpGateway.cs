@@ -49,7 +49,7 @@ internal static class HttpGateway
                     session.TryBind(header);
                 }
 
-                GatewayServices.ConfigureSession(serverOptions, session, context.RequestServices.GetRequiredService<GatewayRequestFilter>());
+                GatewayServices.ConfigureSession(serverOptions, session, context.RequestServices);
                 sessionsByOptions.AddOrUpdate(serverOptions, session);
                 return Task.CompletedTask;
             };

@@ -13,7 +13,7 @@ internal static class StdioSession
     {
         ILoggerFactory loggerFactory = services.GetRequiredService<ILoggerFactory>();
         var serverOptions = new McpServerOptions();
-        GatewayServices.ConfigureSession(serverOptions, session, services.GetRequiredService<GatewayRequestFilter>());
+        GatewayServices.ConfigureSession(serverOptions, session, services);
         var transport = new GatewayStdioServerTransport(
             input,
             output,

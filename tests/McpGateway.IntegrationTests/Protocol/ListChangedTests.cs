@@ -50,6 +50,35 @@ public sealed class ListChangedTests(ListChangedGateway fixture) : IClassFixture
         Assert.Contains(listed, r => r!["uri"]!.GetValue<string>() == uri);
     }
 
+    [Fact]
+    public async Task DownstreamResourceListChange_ReachesA2026AgentListeningForIt_AndOnlyWhatItAskedFor()
+    {
+        Agent modern = await fixture.ConnectAsync(AgentLink.Http2026);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        Task<JsonObject> listening = modern.RequestAsync(
+            "subscriptions/listen",
+            new JsonObject { ["notifications"] = new JsonObject { ["resourcesListChanged"] = true } },
+            stop.Token);
+        try
+        {
+            await modern.Wire.WaitForNotificationAsync("notifications/subscriptions/acknowledged", _ => true, "the acknowledgement", Ct);
+            string uri = await AddSessionResourceAsync(await fixture.ConnectAsync(AgentLink.Http), "listened");
+
+            JsonObject changed = await modern.Wire.WaitForNotificationAsync(NotificationMethods.ResourceListChangedNotification, _ => true, "resources/list_changed on the listen stream", Ct);
+            Assert.NotNull(changed["_meta"]?["io.modelcontextprotocol/subscriptionId"]);
+            await CatalogGateway.UntilListedAsync(modern, [uri], Ct);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await ((Task)listening).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+
+        // Tools and prompts were not asked for; the gateway tells every listener of every list when one server changes.
+        Assert.Empty(modern.Wire.Notifications(NotificationMethods.ToolListChangedNotification));
+        Assert.Empty(modern.Wire.Notifications(NotificationMethods.PromptListChangedNotification));
+    }
+
     [Fact(Skip = "server-everything cannot change its tool list on request (it registers its client-dependent tools once, at start-up); tool list changes are covered by Resilience/DownstreamFailureTests, which kill and restart a server.")]
     public void DownstreamToolListChange_IsAnnouncedToConnectedAgents()
     {

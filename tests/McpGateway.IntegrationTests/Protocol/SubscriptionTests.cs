@@ -88,6 +88,44 @@ public sealed class SubscriptionTests(SubscriptionGateway fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Listen_FromA2026Agent_GrantsWhatItMayRead_AndCarriesItsUpdatesTaggedWithTheSubscription()
+    {
+        // 2026-07-28 replaced resources/subscribe with subscriptions/listen: a request held open whose stream carries
+        // the notifications asked for, each tagged with the request's id, until the agent ends it.
+        Agent listener = await fixture.ConnectAsync(AgentLink.Http2026);
+        Agent outsider = await fixture.Agents.ConnectAsync(AgentLink.Http2026, ProtocolGateway.Outsider, cancellationToken: Ct);
+        Agent toggler = await fixture.ConnectAsync(AgentLink.Http);
+        var wanted = new JsonObject
+        {
+            ["notifications"] = new JsonObject { ["toolsListChanged"] = true, ["resourceSubscriptions"] = new JsonArray(Architecture) },
+        };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        Task<JsonObject> listening = listener.RequestAsync("subscriptions/listen", (JsonObject)wanted.DeepClone(), stop.Token);
+        Task<JsonObject> outsiderListening = outsider.RequestAsync("subscriptions/listen", (JsonObject)wanted.DeepClone(), stop.Token);
+        try
+        {
+            JsonObject granted = await listener.Wire.WaitForNotificationAsync("notifications/subscriptions/acknowledged", _ => true, "the acknowledgement", Ct);
+            JsonObject outsiderGranted = await outsider.Wire.WaitForNotificationAsync("notifications/subscriptions/acknowledged", _ => true, "the outsider's acknowledgement", Ct);
+            Assert.Equal(Architecture, granted["notifications"]!["resourceSubscriptions"]![0]!.GetValue<string>());
+            Assert.True(granted["notifications"]!["toolsListChanged"]!.GetValue<bool>());
+            Assert.Null(outsiderGranted["notifications"]!["resourceSubscriptions"]);
+            JsonNode subscriptionId = granted["_meta"]!["io.modelcontextprotocol/subscriptionId"]!;
+
+            await toggler.CallAsync(Toggle, null, Ct);
+            JsonObject update = await listener.Wire.WaitForNotificationAsync(NotificationMethods.ResourceUpdatedNotification, Is(Architecture), "an update of " + Architecture, Ct);
+            DirectServers.AssertJsonEqual(subscriptionId, update["_meta"]!["io.modelcontextprotocol/subscriptionId"]);
+        }
+        finally
+        {
+            await toggler.CallAsync(Toggle, null, Ct);
+            await stop.CancelAsync();
+            await ((Task)Task.WhenAll(listening, outsiderListening)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+
+        Assert.Empty(outsider.Wire.Notifications(NotificationMethods.ResourceUpdatedNotification));
+    }
+
+    [Fact]
     public async Task Subscribe_OnAStatelessGateway_IsRefusedWithAClearError()
     {
         Agent agent = await fixture.StatelessAgents.ConnectAsync(AgentLink.Http, ProtocolGateway.Tester, cancellationToken: Ct);
