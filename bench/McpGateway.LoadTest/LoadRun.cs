@@ -23,6 +23,8 @@ internal sealed record LoadResult(
 /// </summary>
 internal static class LoadRun
 {
+    private static readonly TimeSpan s_warmupTime = TimeSpan.FromSeconds(5);
+
     public static async Task<LoadResult> RunAsync(
         string target,
         IReadOnlyList<ILoadSession> sessions,
@@ -32,7 +34,18 @@ internal static class LoadRun
         CancellationToken cancellationToken)
     {
         await Task.WhenAll(sessions.Select(s => s.InitializeAsync(cancellationToken)));
-        await DriveAsync(sessions, warmupCalls, latencies: null, cancellationToken);
+
+        // Warm up for a while, not only a number of calls: the runtimes under test (and this one) compile their hot
+        // code again, optimised, in the background, once it has run a while; measuring before that measures the compiler.
+        long warmupStarted = Stopwatch.GetTimestamp();
+        while (warmupCalls > 0)
+        {
+            await DriveAsync(sessions, warmupCalls, latencies: null, cancellationToken);
+            if (Stopwatch.GetElapsedTime(warmupStarted) >= s_warmupTime)
+            {
+                break;
+            }
+        }
 
         var before = processes.ToDictionary(p => p.Key, p => ProcessCpu.Seconds(p.Value));
         double selfBefore = ProcessCpu.Self();

@@ -3,7 +3,7 @@ using System.Text;
 using McpGateway.LoadTest;
 
 // The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
-// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--out FILE]
+// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--out FILE] [--only TEXT] [--no-scale | --scale-only]
 var settings = BenchSettings.Parse(args);
 string root = BenchSettings.FindRoot();
 string work = Directory.CreateTempSubdirectory("mcp-loadtest-").FullName;
@@ -72,7 +72,9 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
     }
 }
 
-string report = settings.Load ? Report.Markdown(results, settings) : string.Empty;
+string report = $"# mcp-gateway benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{Environment.NewLine}{Environment.NewLine}" +
+    "Produced by `dotnet run -c Release --project bench/McpGateway.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args) : string.Empty) + "`." + Environment.NewLine + Environment.NewLine +
+    (settings.Load ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty);
 if (settings.Scale)
 {
     report += Environment.NewLine + "## Scale" + Environment.NewLine + Environment.NewLine + await new Scale(gatewayDll, fast, work).RunAsync(cancel.Token);
@@ -93,7 +95,7 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
 {
     public static BenchSettings Parse(string[] args)
     {
-        int calls = 2000, repeat = 3;
+        int calls = 10000, repeat = 3;
         int[] sessions = [1, 16];
         string? output = null, filter = null;
         bool load = true, scale = true;
@@ -126,39 +128,6 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
         }
 
         throw new InvalidOperationException("run from inside the repository");
-    }
-}
-
-internal static class Report
-{
-    /// <summary>Medians over rounds, with ratios to the direct call measured in the same run.</summary>
-    public static string Markdown(IReadOnlyList<LoadResult> results, BenchSettings settings)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Calls per run: {settings.Calls}; rounds: {settings.Repeat} (medians shown); tool: everything/echo.");
-        sb.AppendLine();
-        sb.AppendLine("| target | N | calls/s | vs direct | p50 µs | p90 µs | p99 µs | errors | CPU µs/call (process under test) | load generator µs/call |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        foreach (IGrouping<(string, int), LoadResult> group in results.GroupBy(r => (r.Target, r.Sessions)).OrderBy(g => g.Key.Item2))
-        {
-            LoadResult[] runs = [.. group];
-            double rate = Median(runs.Select(r => r.CallsPerSecond));
-            // Compare with the direct call of the same downstream server ("→ fast" with "fast, direct").
-            string downstream = group.Key.Item1.Contains('→', StringComparison.Ordinal) ? group.Key.Item1[(group.Key.Item1.IndexOf('→', StringComparison.Ordinal) + 2)..] : group.Key.Item1.Split(',')[0];
-            double direct = Median(results.Where(r => r.Sessions == group.Key.Item2 && r.Target == downstream + ", direct stdio").Select(r => r.CallsPerSecond));
-            var cpu = runs[0].CpuMicrosPerCall.Keys.Where(k => k != "load generator")
-                .Select(k => $"{k} {Median(runs.Select(r => r.CpuMicrosPerCall.GetValueOrDefault(k, double.NaN))):F0}");
-            sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {group.Key.Item1} | {group.Key.Item2} | {rate:F0} | {rate / direct:F2} | {Median(runs.Select(r => r.P50Micros)):F0} | {Median(runs.Select(r => r.P90Micros)):F0} | {Median(runs.Select(r => r.P99Micros)):F0} | {runs.Sum(r => r.Errors)} | {string.Join("; ", cpu)} | {Median(runs.Select(r => r.CpuMicrosPerCall["load generator"])):F0} |");
-        }
-
-        return sb.ToString();
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] sorted = [.. values.Where(v => !double.IsNaN(v)).Order()];
-        return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
     }
 }
 
