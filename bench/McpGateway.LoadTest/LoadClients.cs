@@ -19,6 +19,97 @@ internal interface ILoadSession : IAsyncDisposable
 }
 
 /// <summary>The request a load run repeats, as pre-encoded JSON around the request id.</summary>
+/// <summary>Finds a JSON-RPC message's top-level <c>id</c> and whether it carries a <c>result</c>, without building a document.</summary>
+/// <summary>Called with each line of a stream, without its newline; the span is valid only during the call.</summary>
+internal delegate void LineHandler(ReadOnlySpan<byte> line);
+
+/// <summary>Reads a stream as newline-separated lines into one pooled buffer that grows for long lines.</summary>
+internal static class Lines
+{
+    public static async Task ReadAllAsync(Stream stream, int initialSize, LineHandler onLine, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+        int filled = 0;
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read = await stream.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                filled += read;
+                int start = 0;
+                int newline;
+                while ((newline = buffer.AsSpan(start, filled - start).IndexOf((byte)'\n')) >= 0)
+                {
+                    onLine(buffer.AsSpan(start, newline));
+                    start += newline + 1;
+                }
+
+                buffer.AsSpan(start, filled - start).CopyTo(buffer);
+                filled -= start;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
+
+internal static class JsonRpcReply
+{
+    public static bool TryScan(ReadOnlySpan<byte> message, out long? id, out bool isResult)
+    {
+        var reader = new Utf8JsonReader(message);
+        id = null;
+        isResult = false;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("id"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value))
+                    {
+                        id = value;
+                    }
+                }
+                else
+                {
+                    bool result = reader.ValueTextEquals("result"u8);
+                    reader.Read();
+                    isResult |= result;
+                    reader.Skip();
+                }
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}
+
 internal sealed class CallTemplate(string tool, string argumentsJson)
 {
     private readonly byte[] _prefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"id\":");
@@ -207,43 +298,12 @@ internal sealed class StdioConnection : IAsyncDisposable
 
     private async Task ReadAsync()
     {
-        Stream stdout = _process.StandardOutput.BaseStream;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        int filled = 0;
         try
         {
-            while (true)
-            {
-                if (filled == buffer.Length)
-                {
-                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-
-                int read = await stdout.ReadAsync(buffer.AsMemory(filled));
-                if (read == 0)
-                {
-                    break;
-                }
-
-                filled += read;
-                int start = 0;
-                int newline;
-                while ((newline = buffer.AsSpan(start, filled - start).IndexOf((byte)'\n')) >= 0)
-                {
-                    Dispatch(buffer.AsSpan(start, newline));
-                    start += newline + 1;
-                }
-
-                buffer.AsSpan(start, filled - start).CopyTo(buffer);
-                filled -= start;
-            }
+            await Lines.ReadAllAsync(_process.StandardOutput.BaseStream, 1 << 20, Dispatch, CancellationToken.None);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             foreach (TaskCompletionSource<bool> pending in _pending.Values)
             {
                 pending.TrySetException(new IOException("the process closed its output"));
@@ -258,32 +318,9 @@ internal sealed class StdioConnection : IAsyncDisposable
 
     private void Dispatch(ReadOnlySpan<byte> line)
     {
-        // Only responses matter here: find the top-level "id" without building a document.
-        var reader = new Utf8JsonReader(line);
-        long? id = null;
-        bool isResult = false;
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        if (!JsonRpcReply.TryScan(line, out long? id, out bool isResult))
         {
             return;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("id"u8))
-            {
-                reader.Read();
-                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value))
-                {
-                    id = value;
-                }
-            }
-            else
-            {
-                bool result = reader.ValueTextEquals("result"u8);
-                reader.Read();
-                isResult |= result;
-                reader.Skip();
-            }
         }
 
         if (id is long known && _pending.TryRemove(known, out TaskCompletionSource<bool>? completion))

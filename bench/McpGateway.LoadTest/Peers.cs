@@ -385,27 +385,18 @@ internal sealed class PeerTarget(
 
     private async Task WaitForPortAsync(int port, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + s_startTimeout;
-        while (DateTime.UtcNow < deadline)
+        void ThrowIfExited()
         {
             if (_process!.HasExited)
             {
                 throw new InvalidOperationException($"{peer} exited with code {_process.ExitCode} before listening:{Environment.NewLine}{Tail()}");
             }
-
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50, cancellationToken);
-            }
         }
 
-        throw new TimeoutException($"{peer} does not listen on port {port} after {s_startTimeout.TotalSeconds:F0} s:{Environment.NewLine}{Tail()}");
+        if (!await HttpProcessTarget.TryWaitForPortAsync(port, s_startTimeout, ThrowIfExited, cancellationToken))
+        {
+            throw new TimeoutException($"{peer} does not listen on port {port} after {s_startTimeout.TotalSeconds:F0} s:{Environment.NewLine}{Tail()}");
+        }
     }
 
     private async Task WaitForServersAsync(int count, CancellationToken cancellationToken)

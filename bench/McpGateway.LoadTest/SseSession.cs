@@ -105,81 +105,56 @@ internal sealed class SseSession(Uri sseUrl, CallTemplate template, IReadOnlyDic
     /// <summary>Reads server-sent events: lines of <c>field: value</c>, an empty line ends an event.</summary>
     private async Task ReadAsync(Stream events, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
         var data = new ArrayBufferWriter<byte>(1 << 12);
         bool endpointEvent = false;
         bool otherEvent = false;
-        int filled = 0;
+        void OnLine(ReadOnlySpan<byte> line)
+        {
+            if (!line.IsEmpty && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            if (line.IsEmpty)
+            {
+                // End of event: "message" (or unnamed) events carry JSON-RPC, "endpoint" names the POST URL.
+                if (data.WrittenCount > 0)
+                {
+                    if (endpointEvent)
+                    {
+                        _endpoint.TrySetResult(new Uri(sseUrl, Encoding.UTF8.GetString(data.WrittenSpan).Trim()));
+                    }
+                    else if (!otherEvent)
+                    {
+                        Dispatch(data.WrittenSpan);
+                    }
+                }
+
+                data.ResetWrittenCount();
+                endpointEvent = otherEvent = false;
+            }
+            else if (line.StartsWith("data:"u8))
+            {
+                if (data.WrittenCount > 0)
+                {
+                    data.Write("\n"u8);
+                }
+
+                data.Write(FieldValue(line[5..]));
+            }
+            else if (line.StartsWith("event:"u8))
+            {
+                ReadOnlySpan<byte> name = FieldValue(line[6..]);
+                endpointEvent = name.SequenceEqual("endpoint"u8);
+                otherEvent = !endpointEvent && !name.SequenceEqual("message"u8);
+            }
+
+            // "id:", "retry:" and ":" comments need nothing.
+        }
+
         try
         {
-            while (true)
-            {
-                if (filled == buffer.Length)
-                {
-                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-
-                int read = await events.ReadAsync(buffer.AsMemory(filled), cancellationToken);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                filled += read;
-                int start = 0;
-                int newline;
-                while ((newline = buffer.AsSpan(start, filled - start).IndexOf((byte)'\n')) >= 0)
-                {
-                    ReadOnlySpan<byte> line = buffer.AsSpan(start, newline);
-                    start += newline + 1;
-                    if (!line.IsEmpty && line[^1] == (byte)'\r')
-                    {
-                        line = line[..^1];
-                    }
-
-                    if (line.IsEmpty)
-                    {
-                        // End of event: "message" (or unnamed) events carry JSON-RPC, "endpoint" names the POST URL.
-                        if (data.WrittenCount > 0)
-                        {
-                            if (endpointEvent)
-                            {
-                                _endpoint.TrySetResult(new Uri(sseUrl, Encoding.UTF8.GetString(data.WrittenSpan).Trim()));
-                            }
-                            else if (!otherEvent)
-                            {
-                                Dispatch(data.WrittenSpan);
-                            }
-                        }
-
-                        data.ResetWrittenCount();
-                        endpointEvent = otherEvent = false;
-                    }
-                    else if (line.StartsWith("data:"u8))
-                    {
-                        if (data.WrittenCount > 0)
-                        {
-                            data.Write("\n"u8);
-                        }
-
-                        data.Write(FieldValue(line[5..]));
-                    }
-                    else if (line.StartsWith("event:"u8))
-                    {
-                        ReadOnlySpan<byte> name = FieldValue(line[6..]);
-                        endpointEvent = name.SequenceEqual("endpoint"u8);
-                        otherEvent = !endpointEvent && !name.SequenceEqual("message"u8);
-                    }
-
-                    // "id:", "retry:" and ":" comments need nothing.
-                }
-
-                buffer.AsSpan(start, filled - start).CopyTo(buffer);
-                filled -= start;
-            }
+            await Lines.ReadAllAsync(events, 1 << 16, OnLine, cancellationToken);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -192,7 +167,6 @@ internal sealed class SseSession(Uri sseUrl, CallTemplate template, IReadOnlyDic
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             var closed = new IOException($"the event stream from {sseUrl} closed");
             _endpoint.TrySetException(closed);
             foreach (long id in _pending.Keys)
@@ -210,37 +184,8 @@ internal sealed class SseSession(Uri sseUrl, CallTemplate template, IReadOnlyDic
 
     private void Dispatch(ReadOnlySpan<byte> message)
     {
-        // Only responses matter: find the top-level "id" and whether there is a "result", without building a document.
-        var reader = new Utf8JsonReader(message);
-        long? id = null;
-        bool isResult = false;
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("id"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value))
-                    {
-                        id = value;
-                    }
-                }
-                else
-                {
-                    bool result = reader.ValueTextEquals("result"u8);
-                    reader.Read();
-                    isResult |= result;
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
+        // Only responses matter.
+        if (!JsonRpcReply.TryScan(message, out long? id, out bool isResult))
         {
             return;
         }

@@ -129,14 +129,24 @@ internal sealed class HttpProcessTarget(
 
     private static async Task WaitForPortAsync(int port, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        if (!await TryWaitForPortAsync(port, TimeSpan.FromSeconds(60), () => { }, cancellationToken))
+        {
+            throw new TimeoutException($"nothing listens on port {port} after 60 s");
+        }
+    }
+
+    /// <summary>Connects to the port until something listens (true) or the time is up (false); <paramref name="beforeEachTry"/> may throw to give up early.</summary>
+    public static async Task<bool> TryWaitForPortAsync(int port, TimeSpan timeout, Action beforeEachTry, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
+            beforeEachTry();
             try
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
-                return;
+                return true;
             }
             catch (SocketException)
             {
@@ -144,7 +154,7 @@ internal sealed class HttpProcessTarget(
             }
         }
 
-        throw new TimeoutException($"nothing listens on port {port} after 60 s");
+        return false;
     }
 
     public static int FreePort()
