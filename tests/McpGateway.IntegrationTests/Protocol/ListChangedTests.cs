@@ -4,18 +4,22 @@ using ModelContextProtocol.Protocol;
 
 namespace McpGateway.IntegrationTests.Protocol;
 
-/// <summary>A gateway in front of server-everything, whose resource list these tests change.</summary>
+/// <summary>
+/// A gateway in front of server-everything, whose resource list these tests change, and of the fixture server with
+/// <c>--dynamic-tools</c>, whose tool list they change.
+/// </summary>
 public sealed class ListChangedGateway : ProtocolGateway
 {
-    protected override string Servers => TestServers.File(("everything", TestServers.Everything()));
+    protected override string Servers => TestServers.File(("everything", TestServers.Everything()), ("dyn", TestServers.Fixture("--dynamic-tools")));
 }
 
 /// <summary>
 /// List changes through the gateway (DESIGN §6): when a downstream server says its list changed, the gateway
 /// refreshes its copy and tells the connected agents. server-everything changes its resource list on request
 /// (<c>gzip-file-as-resource</c> registers a session resource and sends <c>notifications/resources/list_changed</c>);
-/// it has no way to change its tools or prompts, so tool list changes are left to the restart tests
-/// (Resilience/DownstreamFailureTests), which kill and restart a server.
+/// it has no way to change its tools, so the fixture server adds tools on request (<c>add_tool</c>) and sends
+/// <c>notifications/tools/list_changed</c>. Tool lists that change because a server restarts are covered by
+/// Resilience/DownstreamFailureTests.
 /// </summary>
 public sealed class ListChangedTests(ListChangedGateway fixture) : IClassFixture<ListChangedGateway>
 {
@@ -79,9 +83,30 @@ public sealed class ListChangedTests(ListChangedGateway fixture) : IClassFixture
         Assert.Empty(modern.Wire.Notifications(NotificationMethods.PromptListChangedNotification));
     }
 
-    [Fact(Skip = "server-everything cannot change its tool list on request (it registers its client-dependent tools once, at start-up); tool list changes are covered by Resilience/DownstreamFailureTests, which kill and restart a server.")]
-    public void DownstreamToolListChange_IsAnnouncedToConnectedAgents()
+    [Theory]
+    [MemberData(nameof(SessionLinks))]
+    public async Task DownstreamToolListChange_IsAnnouncedToConnectedAgents_AndTheNewToolCanBeCalled(AgentLink link)
     {
+        Agent watcher = await fixture.ConnectAsync(link);
+        Agent changer = await fixture.ConnectAsync(AgentLink.Http);
+        string added = "late-" + link;
+        ProtocolJson.AssertSucceeded(await changer.CallAsync("dyn_add_tool", new JsonObject { ["name"] = added }, Ct));
+
+        // The announcement comes after the gateway has refreshed; other announcements (a session binding to its agent)
+        // may come first, so list again on each until the tool is there.
+        for (int seen = 0; ; seen++)
+        {
+            await watcher.Wire.WaitForNotificationCountAsync(NotificationMethods.ToolListChangedNotification, seen + 1, "tools/list_changed", Ct);
+            JsonArray listed = (await watcher.RequestAsync(RequestMethods.ToolsList, null, Ct))["tools"]!.AsArray();
+            if (listed.Any(t => t!["name"]!.GetValue<string>() == "dyn_" + added))
+            {
+                break;
+            }
+        }
+
+        JsonObject result = await watcher.CallAsync("dyn_" + added, null, Ct);
+
+        Assert.Equal("added tool " + added, result["content"]![0]!["text"]!.GetValue<string>());
     }
 
     /// <summary>Makes everything register <c>demo://resource/session/&lt;name&gt;.gz</c>; returns its URI.</summary>
