@@ -77,7 +77,7 @@ string report = $"# mcp-gateway benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UT
     (settings.Load ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty);
 if (settings.Scale)
 {
-    report += Environment.NewLine + "## Scale" + Environment.NewLine + Environment.NewLine + await new Scale(gatewayDll, fast, work).RunAsync(cancel.Token);
+    report += Environment.NewLine + "## Scale" + Environment.NewLine + Environment.NewLine + await new Scale(gatewayDll, fast, everything, work).RunAsync(cancel.Token);
 }
 
 Console.WriteLine(report);
