@@ -66,6 +66,9 @@ public sealed record RulesConfig
 {
     public string? SourceFile { get; init; }
 
+    /// <summary>Where each JSON path is in the file, for diagnostics made after parsing (checks against the servers file).</summary>
+    internal JsonPositionMap? Positions { get; init; }
+
     public RulesShape Shape { get; init; } = RulesShape.Agents;
 
     public IReadOnlyList<AgentRulesConfig> Agents { get; init; } = [];

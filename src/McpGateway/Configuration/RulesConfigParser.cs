@@ -61,7 +61,7 @@ internal static class RulesConfigParser
         }
 
         RulesDefaultsConfig defaults = ParseDefaults(reader, root["defaults"], root.ContainsKey("defaults"), agents);
-        var config = new RulesConfig { SourceFile = document.File, Shape = shape, Agents = agents, Defaults = defaults };
+        var config = new RulesConfig { SourceFile = document.File, Positions = document.Positions, Shape = shape, Agents = agents, Defaults = defaults };
         return new ConfigLoadResult<RulesConfig>(bag.HasErrors ? null : config, bag.Items);
     }
 

@@ -17,8 +17,14 @@ internal static class GatewayHostFactory
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.Sources.Clear();
         ConfigureLogging(builder.Logging, logLevel);
+
+        // A port that is taken is a user error, reported by `serve` in one line; the host would log it first, with a
+        // stack trace. Its messages while starting say nothing else that `serve` does not report itself.
+        var starting = new HostStartup();
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && !starting.InProgress);
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddGateway(snapshot, options);
+        builder.Services.AddSingleton(starting);
         builder.Services.AddSingleton(http);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         HttpGateway.AddMcpEndpoint(builder, http.Endpoint, http.Stateless);
@@ -40,6 +46,12 @@ internal static class GatewayHostFactory
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddHostedService<StdioGatewayService>();
         return builder.Build();
+    }
+
+    /// <summary>Whether the host is still starting; <c>serve</c> ends it once the host has started or failed to.</summary>
+    internal sealed class HostStartup
+    {
+        public bool InProgress { get; set; } = true;
     }
 
     /// <summary>Logs go to stderr only: in stdio mode stdout carries nothing but the protocol.</summary>

@@ -133,7 +133,15 @@ internal static class ServeCommand
         {
             // Connect downstream first so the first tools/list an agent sends already sees every server that could start.
             await GatewayServices.StartCoreAsync(host.Services, stopping.Token);
-            await host.StartAsync(stopping.Token);
+            try
+            {
+                await host.StartAsync(stopping.Token);
+            }
+            finally
+            {
+                host.Services.GetService<GatewayHostFactory.HostStartup>()?.InProgress = false;
+            }
+
             LogReady(logger, host, http, downstream);
             await WaitForStopRequestAsync(host, stopping.Token);
             return ExitCodes.Success;

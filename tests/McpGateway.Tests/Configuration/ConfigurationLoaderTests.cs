@@ -28,6 +28,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         Assert.True(result.Succeeded);
         ConfigDiagnostic warning = ConfigFixture.SingleWarning(result.Diagnostics, "$.agents.a.allow.servers[1]", "'githb' is not a configured server");
         Assert.Equal(ConfigFixture.RulesFile, warning.File);
+        Assert.Equal((1, 51), (warning.Line, warning.Column));
         Assert.Contains("did you mean 'github'?", warning.Fix, StringComparison.Ordinal);
         Assert.True(result.Value!.Policy.DecideServer("a", "github").IsAllowed);
     }

@@ -78,7 +78,7 @@ public sealed class ValidateCommandTests : IDisposable
 
         Assert.Equal(ExitCodes.Success, result.ExitCode);
         Assert.Contains("warning: $.mcpServers.db.descripton", result.Error, StringComparison.Ordinal);
-        Assert.Contains("warning: $.agents.a.allow.servers[1]: 'dc' is not a configured server", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"{rules}:1:47: warning: $.agents.a.allow.servers[1]: 'dc' is not a configured server", result.Error, StringComparison.Ordinal);
         Assert.Contains("2 warning(s), printed above.", result.Output, StringComparison.Ordinal);
     }
 
