@@ -18,7 +18,7 @@ public sealed class CompletionTests(CatalogGateway catalog)
     {
         // (link, the request through the gateway, the same request straight to the server: everything, or the fixture when "conf" is set).
         var data = new TheoryData<AgentLink, string, string>();
-        foreach (AgentLink link in new[] { AgentLink.Stdio, AgentLink.Http, AgentLink.Http2026 })
+        foreach (AgentLink link in new[] { AgentLink.Stdio, AgentLink.Http, AgentLink.Http2026, AgentLink.Stdio2026 })
         {
             data.Add(link,
                 """{ "ref": { "type": "ref/prompt", "name": "everything_completable-prompt" }, "argument": { "name": "department", "value": "E" } }""",

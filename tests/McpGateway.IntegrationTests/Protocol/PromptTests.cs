@@ -39,7 +39,7 @@ public sealed class PromptTests(CatalogGateway catalog)
     public static TheoryData<AgentLink, string, string, string> PromptCalls()
     {
         var data = new TheoryData<AgentLink, string, string, string>();
-        foreach (AgentLink link in new[] { AgentLink.Stdio, AgentLink.Http, AgentLink.Http2026 })
+        foreach (AgentLink link in new[] { AgentLink.Stdio, AgentLink.Http, AgentLink.Http2026, AgentLink.Stdio2026 })
         {
             data.Add(link, "everything_args-prompt", "args-prompt", """{ "city": "Lyon", "state": "Rhône" }""");
             data.Add(link, "args-prompt", "args-prompt", """{ "city": "Oslo" }""");

@@ -21,6 +21,9 @@ public enum AgentLink
 
     /// <summary>2026-07-28 over Streamable HTTP: no handshake, every request served statelessly.</summary>
     Http2026,
+
+    /// <summary>2026-07-28 over stdio (in-memory pipes, the stdio serving path): no handshake, capabilities per request.</summary>
+    Stdio2026,
 }
 
 /// <summary>A test agent on the gateway: its client, and every message the gateway sent it, in the order it arrived.</summary>
@@ -33,7 +36,7 @@ internal sealed class Agent(McpClient client, WireLog wire, AgentLink link)
     public AgentLink Link { get; } = link;
 
     /// <summary>True when the agent speaks 2026-07-28.</summary>
-    public bool IsModern => Link == AgentLink.Http2026;
+    public bool IsModern => Link is AgentLink.Http2026 or AgentLink.Stdio2026;
 
     /// <summary>Sends a raw request and returns the raw result (typed SDK models drop fields and throw on annotations).</summary>
     public async Task<JsonObject> RequestAsync(string method, JsonObject? parameters, CancellationToken cancellationToken) =>
@@ -89,7 +92,7 @@ internal sealed class ProtocolAgents(InProcessGateway gateway) : IAsyncDisposabl
 
     public InProcessGateway Gateway { get; } = gateway;
 
-    public static TheoryData<AgentLink> AllLinks() => [AgentLink.Stdio, AgentLink.Http, AgentLink.Http2026];
+    public static TheoryData<AgentLink> AllLinks() => [AgentLink.Stdio, AgentLink.Http, AgentLink.Http2026, AgentLink.Stdio2026];
 
     /// <summary>The links with a session, which can receive notifications and requests outside a call.</summary>
     public static TheoryData<AgentLink> SessionLinks() => [AgentLink.Stdio, AgentLink.Http];
@@ -100,14 +103,14 @@ internal sealed class ProtocolAgents(InProcessGateway gateway) : IAsyncDisposabl
         var options = new McpClientOptions
         {
             ClientInfo = new Implementation { Name = "protocol-test", Version = "1.0" },
-            ProtocolVersion = link == AgentLink.Http2026 ? Modern : Legacy,
+            ProtocolVersion = link is AgentLink.Http2026 or AgentLink.Stdio2026 ? Modern : Legacy,
         };
         if (handlers is not null)
         {
             options.Handlers = handlers;
         }
 
-        IClientTransport inner = link == AgentLink.Stdio
+        IClientTransport inner = link is AgentLink.Stdio or AgentLink.Stdio2026
             ? StartStdioSession()
             : new HttpClientTransport(new HttpClientTransportOptions
             {
