@@ -18,8 +18,6 @@ internal interface ILoadSession : IAsyncDisposable
     Task<bool> CallAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The request a load run repeats, as pre-encoded JSON around the request id.</summary>
-/// <summary>Finds a JSON-RPC message's top-level <c>id</c> and whether it carries a <c>result</c>, without building a document.</summary>
 /// <summary>Called with each line of a stream, without its newline; the span is valid only during the call.</summary>
 internal delegate void LineHandler(ReadOnlySpan<byte> line);
 
@@ -68,6 +66,7 @@ internal static class Lines
     }
 }
 
+/// <summary>Finds a JSON-RPC message's top-level <c>id</c> and whether it carries a <c>result</c>, without building a document.</summary>
 internal static class JsonRpcReply
 {
     public static bool TryScan(ReadOnlySpan<byte> message, out long? id, out bool isResult)
@@ -110,6 +109,7 @@ internal static class JsonRpcReply
     }
 }
 
+/// <summary>The request a load run repeats, as pre-encoded JSON around the request id.</summary>
 internal sealed class CallTemplate(string tool, string argumentsJson)
 {
     private readonly byte[] _prefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"id\":");

@@ -69,25 +69,23 @@ internal sealed class Scale(string gatewayDll, string fixture, string everything
         string config = Path.Combine(work, "start-everything.json");
         (_, string rules) = WriteConfig("start-everything-rules", 0, 1, agents: 1);
         await File.WriteAllTextAsync(config, "{\"mcpServers\": {\"everything\": {\"command\": \"node\", \"args\": [" + JsonSerializer.Serialize(everything) + ", \"stdio\"]}}}", cancellationToken);
-        long started = Stopwatch.GetTimestamp();
-        await using var gateway = new StdioConnection("dotnet", [gatewayDll, "serve", "--config", config, "--rules", rules, "--agent", "agent_0", "--log-level", "Warning"]);
-        await gateway.InitializeAsync(cancellationToken);
-        while (!Encoding.UTF8.GetString(await gateway.RequestAsync(ToolsList, cancellationToken)).Contains("\"everything_echo\"", StringComparison.Ordinal))
-        {
-            await Task.Delay(2, cancellationToken);
-        }
-
-        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return await GatewayReadyMillisAsync(config, rules, list => Encoding.UTF8.GetString(list).Contains("\"everything_echo\"", StringComparison.Ordinal), cancellationToken);
     }
 
     /// <summary>From process start until tools/list lists every server's echo tool.</summary>
-    private async Task<double> GatewayReadyMillisAsync(int servers, int toolsPerServer, CancellationToken cancellationToken)
+    private Task<double> GatewayReadyMillisAsync(int servers, int toolsPerServer, CancellationToken cancellationToken)
     {
         (string config, string rules) = WriteConfig($"start-{servers}", servers, toolsPerServer, agents: 1);
+        return GatewayReadyMillisAsync(config, rules, list => CountTools(list) >= servers * toolsPerServer + GatewayOwnTools, cancellationToken);
+    }
+
+    /// <summary>From starting the gateway on these files until its tools/list answer satisfies <paramref name="ready"/>.</summary>
+    private async Task<double> GatewayReadyMillisAsync(string config, string rules, Func<byte[], bool> ready, CancellationToken cancellationToken)
+    {
         long started = Stopwatch.GetTimestamp();
         await using var gateway = new StdioConnection("dotnet", [gatewayDll, "serve", "--config", config, "--rules", rules, "--agent", "agent_0", "--log-level", "Warning"]);
         await gateway.InitializeAsync(cancellationToken);
-        while (CountTools(await gateway.RequestAsync(ToolsList, cancellationToken)) < servers * toolsPerServer + GatewayOwnTools)
+        while (!ready(await gateway.RequestAsync(ToolsList, cancellationToken)))
         {
             await Task.Delay(2, cancellationToken);
         }

@@ -19,16 +19,16 @@ internal static class GatewayHostFactory
         ConfigureLogging(builder.Logging, logLevel);
 
         // A port that is taken is a user error, reported by `serve` in one line; the host would log it first, with a
-        // stack trace. Its messages while starting say nothing else that `serve` does not report itself.
-        var starting = new HostStartup();
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && !starting.InProgress);
+        // stack trace. Its messages before it has started say nothing else that `serve` does not report itself.
+        IHostApplicationLifetime? lifetime = null;
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && lifetime?.ApplicationStarted.IsCancellationRequested == true);
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddGateway(snapshot, options);
-        builder.Services.AddSingleton(starting);
         builder.Services.AddSingleton(http);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         HttpGateway.AddMcpEndpoint(builder, http.Endpoint, http.Stateless);
         WebApplication app = builder.Build();
+        lifetime = app.Lifetime;
         HttpGateway.MapMcpEndpoint(app);
         return app;
     }
@@ -46,12 +46,6 @@ internal static class GatewayHostFactory
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddHostedService<StdioGatewayService>();
         return builder.Build();
-    }
-
-    /// <summary>Whether the host is still starting; <c>serve</c> ends it once the host has started or failed to.</summary>
-    internal sealed class HostStartup
-    {
-        public bool InProgress { get; set; } = true;
     }
 
     /// <summary>Logs go to stderr only: in stdio mode stdout carries nothing but the protocol.</summary>

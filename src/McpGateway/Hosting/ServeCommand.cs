@@ -133,15 +133,7 @@ internal static class ServeCommand
         {
             // Connect downstream first so the first tools/list an agent sends already sees every server that could start.
             await GatewayServices.StartCoreAsync(host.Services, stopping.Token);
-            try
-            {
-                await host.StartAsync(stopping.Token);
-            }
-            finally
-            {
-                host.Services.GetService<GatewayHostFactory.HostStartup>()?.InProgress = false;
-            }
-
+            await host.StartAsync(stopping.Token);
             LogReady(logger, host, http, downstream);
             await WaitForStopRequestAsync(host, stopping.Token);
             return ExitCodes.Success;

@@ -23,7 +23,7 @@ public sealed class ReadmeCommandTests
 
         // The build the tests use, so that the test neither builds nor depends on a Release build.
         await using ChildProcess gateway = ChildProcess.Start(
-            "dotnet",
+            GatewayProcess.DotnetHost,
             ["run", "--project", "src/McpGateway", "--no-build", "-c", RepoPaths.Configuration, "--", "validate", .. fileOptions],
             RepoPaths.Root);
         Assert.True(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)), "dotnet run did not finish within 60 s: " + gateway.Output);
