@@ -32,6 +32,18 @@ public class PolicyBenchmarks
 
     [Benchmark]
     public bool DecideTool_UnknownAgent() => _policy.DecideTool("nobody", "server-042", "read_thing_07").IsAllowed;
+
+    /// <summary>A prompt allowed by a pattern of the server's prompt list.</summary>
+    [Benchmark]
+    public bool DecidePrompt_AllowedByPattern() => _agent.DecidePrompt("server-042", "summarize_thread").IsAllowed;
+
+    /// <summary>A resource URI with slashes matched by a pattern (after the deny patterns are scanned).</summary>
+    [Benchmark]
+    public bool DecideResource_AllowedByPattern() => _agent.DecideResource("server-042", "file:///data/reports/2026/q1.csv").IsAllowed;
+
+    /// <summary>The secure default: a resource of a server whose tools an allow list restricts, with no resource list.</summary>
+    [Benchmark]
+    public bool DecideResource_Withheld() => _agent.DecideResource("server-041", "file:///data/reports/2026/q1.csv").IsAllowed;
 }
 
 /// <summary>Rules and servers at the scale the load benchmark uses.</summary>
@@ -47,12 +59,22 @@ public static class Scale
                 rules.Append(',');
             }
 
-            // Each agent: a tenth of the servers by name plus a pattern, read tools allowed on some, deletes denied.
+            // Each agent: a tenth of the servers by name plus a pattern, read tools allowed on some, deletes denied;
+            // resources and prompts granted on one server, secrets and admin prompts denied everywhere.
             string named = string.Join(",", Enumerable.Range(0, 10).Select(k => $"\"{servers[(a + (k * 10)) % servers.Length]}\""));
             rules.Append($$$"""
                 "agent-{{{a:D4}}}": {
-                  "allow": {"servers": [{{{named}}}, "server-04?"], "tools": {"server-042": ["read_*", "list_*", "get_thing_01"], "server-04?": ["*_thing_0?"]}},
-                  "deny": {"tools": {"*": ["delete_*", "drop_*"]}}
+                  "allow": {
+                    "servers": [{{{named}}}, "server-04?"],
+                    "tools": {"server-042": ["read_*", "list_*", "get_thing_01"], "server-04?": ["*_thing_0?"]},
+                    "resources": {"server-042": ["memory://graph", "file:///data/*"]},
+                    "prompts": {"server-042": ["review", "summarize_*"]}
+                  },
+                  "deny": {
+                    "tools": {"*": ["delete_*", "drop_*"]},
+                    "resources": {"*": ["file:///data/secrets/*"]},
+                    "prompts": {"*": ["admin_*"]}
+                  }
                 }
                 """);
         }

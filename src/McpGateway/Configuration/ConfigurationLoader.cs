@@ -102,9 +102,10 @@ public static class ConfigurationLoader
         string configured = servers.Servers.Count == 0 ? "none" : string.Join(", ", servers.Servers.Select(s => s.Name));
         foreach (AgentRulesConfig agent in rules.Agents)
         {
+            // Server lists, and the server keys of every tools, resources and prompts list on both sides.
             IEnumerable<RulePattern> serverPatterns = (agent.Allow.Servers ?? []).Concat(agent.Deny.Servers ?? [])
-                .Concat(agent.Allow.Tools.Select(t => t.Server))
-                .Concat(agent.Deny.Tools.Select(t => t.Server));
+                .Concat(ItemServerKeys(agent.Allow))
+                .Concat(ItemServerKeys(agent.Deny));
             foreach (RulePattern pattern in serverPatterns)
             {
                 if (pattern.Pattern == "*" || servers.Servers.Any(s => Glob.IsMatch(pattern.Pattern, s.Name)))
@@ -127,6 +128,9 @@ public static class ConfigurationLoader
             }
         }
     }
+
+    private static IEnumerable<RulePattern> ItemServerKeys(AccessListConfig list) =>
+        list.Tools.Concat(list.Resources).Concat(list.Prompts).Select(rule => rule.Server);
 
     private static ConfigDocument? ReadDocument(string path, Func<string, string?> environment, out ConfigDiagnostic? failure)
     {

@@ -43,6 +43,9 @@ public static class ExampleFiles
           // Who may use what. Agents not listed here get nothing.
           // Order of tool rules: explicit deny, pattern deny, explicit allow, pattern allow,
           // then "allowed" if the agent may use the server and no tool list names it, else denied.
+          // Prompts (by name) and resources (by URI) take the same steps, but an agent whose tools of a
+          // server are restricted by an allow list gets none of its prompts or resources unless
+          // "prompts" / "resources" grant them.
           // Patterns use * and ?; names are case-sensitive. Tool names are the server's own (not prefixed).
           "agents": {
             "assistant": {
@@ -52,9 +55,12 @@ public static class ExampleFiles
             "researcher": {
               "allow": {
                 "servers": ["memory", "everything"],
-                "tools": { "memory": ["read_graph", "search_*", "open_nodes"] }
+                "tools": { "memory": ["read_graph", "search_*", "open_nodes"] },
+                "resources": { "everything": ["demo://resource/static/*"] },
+                "prompts": { "everything": ["simple-prompt"] }
               }
             },
+            // Only echo: its tools are restricted, so it gets no resources or prompts of "everything".
             "guest": {
               "allow": { "servers": ["everything"], "tools": { "everything": ["echo"] } }
             }

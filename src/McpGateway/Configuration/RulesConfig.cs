@@ -10,7 +10,7 @@ public enum RulesShape
     Agents,
 }
 
-/// <summary>A server or tool pattern as written, with the JSON path it came from so decisions can name their rule.</summary>
+/// <summary>A server, tool, prompt or resource pattern as written, with the JSON path it came from so decisions can name their rule.</summary>
 public readonly record struct RulePattern(string Pattern, string Source)
 {
     /// <summary>True when the pattern holds <c>*</c> or <c>?</c>.</summary>
@@ -19,8 +19,11 @@ public readonly record struct RulePattern(string Pattern, string Source)
     public override string ToString() => $"{Source} ('{Pattern}')";
 }
 
-/// <summary>Tool patterns that apply to the servers matching <see cref="Server"/> (a name or a glob).</summary>
-public sealed record ToolRuleConfig(RulePattern Server, IReadOnlyList<RulePattern> Tools);
+/// <summary>
+/// Tool, prompt or resource patterns that apply to the servers matching <see cref="Server"/> (a name or a glob).
+/// One type for the three kinds because the file writes them the same way and the policy decides them with the same steps.
+/// </summary>
+public sealed record ItemRuleConfig(RulePattern Server, IReadOnlyList<RulePattern> Patterns);
 
 /// <summary>One side (allow or deny) of an agent's rules.</summary>
 public sealed record AccessListConfig
@@ -30,10 +33,32 @@ public sealed record AccessListConfig
     /// <summary>Server patterns; null when the file did not give the list.</summary>
     public IReadOnlyList<RulePattern>? Servers { get; init; }
 
-    public IReadOnlyList<ToolRuleConfig> Tools { get; init; } = [];
+    /// <summary>Tool patterns per server, matched against the tool's own name on its server.</summary>
+    public IReadOnlyList<ItemRuleConfig> Tools { get; init; } = [];
+
+    /// <summary>Resource patterns per server, matched against the resource URI (or a template's uriTemplate text).</summary>
+    public IReadOnlyList<ItemRuleConfig> Resources { get; init; } = [];
+
+    /// <summary>Prompt patterns per server, matched against the prompt's own name on its server.</summary>
+    public IReadOnlyList<ItemRuleConfig> Prompts { get; init; } = [];
 
     /// <summary>The JSON path of this list's <c>servers</c> entry, for reasons that name a missing match.</summary>
     public string ServersSource { get; init; } = string.Empty;
+
+    /// <summary>
+    /// The JSON path of the object holding this list's keys (<c>$.agents.a.allow</c>, or the agent itself in the
+    /// access_rules shape), so a reason can say where to add an entry.
+    /// </summary>
+    public string SourcePath { get; init; } = string.Empty;
+
+    /// <summary>The rules of one kind of item; null for <see cref="Policy.ItemKind.Server"/>, whose rules are <see cref="Servers"/>.</summary>
+    public IReadOnlyList<ItemRuleConfig>? RulesFor(Policy.ItemKind kind) => kind switch
+    {
+        Policy.ItemKind.Tool => Tools,
+        Policy.ItemKind.Prompt => Prompts,
+        Policy.ItemKind.Resource => Resources,
+        _ => null,
+    };
 }
 
 /// <summary>The rules of one agent, normalised from either shape.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpGateway.Policy;
 
 namespace McpGateway.Configuration;
 
@@ -10,13 +11,38 @@ namespace McpGateway.Configuration;
 internal static class RulesConfigParser
 {
     private static readonly string[] s_topLevel = ["access_rules", "agents", "defaults", "$schema"];
-    private static readonly string[] s_seedAgent = ["servers", "tools", "description"];
+    private static readonly string[] s_seedAgent = ["servers", "tools", "resources", "prompts", "description"];
     private static readonly string[] s_agentsAgent = ["allow", "deny", "description"];
-    private static readonly string[] s_accessList = ["servers", "tools"];
+    private static readonly string[] s_accessList = ["servers", "tools", "resources", "prompts"];
     private static readonly string[] s_defaults = ["deny_on_missing_agent", "default_agent"];
 
     private const string ServersFix = "write an array of server names or patterns, for example [\"github\", \"docs-*\"], or \"*\" for all.";
-    private const string ToolsFix = "write an array of tool names or patterns, for example [\"get_*\", \"search\"], or \"*\" for all.";
+
+    private static readonly ItemSyntax s_tools = new(
+        ItemKind.Tool,
+        "tools",
+        "write an array of tool names or patterns, for example [\"get_*\", \"search\"], or \"*\" for all.",
+        "write \"*\", an array of tool names, or an object keyed by server name.",
+        "write \"*\" for all tools of the allowed servers, or {\"server\": [\"tool\", ...]}.",
+        "write an object keyed by server name: {\"github\": [\"get_*\"]}.");
+
+    private static readonly ItemSyntax s_resources = new(
+        ItemKind.Resource,
+        "resources",
+        "write an array of resource URIs or URI patterns, for example [\"file:///docs/*\", \"memory://notes\"], or \"*\" for all.",
+        "write \"*\", an array of resource URI patterns, or an object keyed by server name.",
+        "write \"*\" for all resources of the allowed servers, or {\"server\": [\"file:///docs/*\", ...]}.",
+        "write an object keyed by server name: {\"docs\": [\"file:///docs/*\"]}.");
+
+    private static readonly ItemSyntax s_prompts = new(
+        ItemKind.Prompt,
+        "prompts",
+        "write an array of prompt names or patterns, for example [\"summarize\", \"review_*\"], or \"*\" for all.",
+        "write \"*\", an array of prompt names, or an object keyed by server name.",
+        "write \"*\" for all prompts of the allowed servers, or {\"server\": [\"prompt\", ...]}.",
+        "write an object keyed by server name: {\"github\": [\"summarize\"]}.");
+
+    private static readonly ItemSyntax[] s_itemSyntaxes = [s_tools, s_resources, s_prompts];
 
     public static ConfigLoadResult<RulesConfig> Parse(ConfigDocument document)
     {
@@ -101,35 +127,59 @@ internal static class RulesConfigParser
         ReadDescription(reader, obj, path);
         string serversPath = JsonPath.Property(path, "servers");
         IReadOnlyList<RulePattern> servers = obj.ContainsKey("servers") ? Patterns(reader, obj["servers"], serversPath, ServersFix) : [];
-        var tools = new List<ToolRuleConfig>();
-        if (obj.ContainsKey("tools"))
-        {
-            string toolsPath = JsonPath.Property(path, "tools");
-            JsonNode? toolsNode = obj["tools"];
-            switch (toolsNode)
-            {
-                case JsonValue or JsonArray:
-                    // "tools": "*" or ["a", "b"]: the patterns apply to every server the agent may use.
-                    IReadOnlyList<RulePattern> patterns = Patterns(reader, toolsNode, toolsPath, "write \"*\", an array of tool names, or an object keyed by server name.");
-                    WarnAboutGatewayTools(reader, patterns);
-                    tools.Add(new ToolRuleConfig(new RulePattern("*", toolsPath), patterns));
-                    break;
-                case JsonObject perServer:
-                    tools.AddRange(ToolRules(reader, perServer, toolsPath));
-                    WarnAboutImplicitGrants(reader, servers, perServer, toolsPath);
-                    break;
-                default:
-                    reader.Diagnostics.Error(toolsPath, $"expected \"*\", an array or an object but found {JsonNodeReader.Describe(toolsNode)}.", "write \"*\" for all tools of the allowed servers, or {\"server\": [\"tool\", ...]}.");
-                    break;
-            }
-        }
-
         return new AgentRulesConfig
         {
             Name = name,
             SourcePath = path,
-            Allow = new AccessListConfig { Servers = servers, Tools = tools, ServersSource = serversPath },
+            Allow = new AccessListConfig
+            {
+                Servers = servers,
+                Tools = SeedItemRules(reader, obj, path, s_tools, servers),
+                Resources = SeedItemRules(reader, obj, path, s_resources, servers),
+                Prompts = SeedItemRules(reader, obj, path, s_prompts, servers),
+                ServersSource = serversPath,
+                SourcePath = path,
+            },
         };
+    }
+
+    /// <summary>An access_rules agent's <c>tools</c>, <c>resources</c> or <c>prompts</c>: "*", an array for every allowed server, or an object keyed by server.</summary>
+    private static List<ItemRuleConfig> SeedItemRules(JsonNodeReader reader, JsonObject obj, string path, ItemSyntax syntax, IReadOnlyList<RulePattern> servers)
+    {
+        var rules = new List<ItemRuleConfig>();
+        if (!obj.ContainsKey(syntax.Key))
+        {
+            return rules;
+        }
+
+        string itemsPath = JsonPath.Property(path, syntax.Key);
+        JsonNode? node = obj[syntax.Key];
+        switch (node)
+        {
+            case JsonValue or JsonArray:
+                // "tools": "*" or ["a", "b"]: the patterns apply to every server the agent may use.
+                IReadOnlyList<RulePattern> patterns = Patterns(reader, node, itemsPath, syntax.SeedValueFix);
+                if (syntax.Kind == ItemKind.Tool)
+                {
+                    WarnAboutGatewayTools(reader, patterns);
+                }
+
+                rules.Add(new ItemRuleConfig(new RulePattern("*", itemsPath), patterns));
+                break;
+            case JsonObject perServer:
+                rules.AddRange(ItemRules(reader, perServer, itemsPath, syntax.ListFix));
+                if (syntax.Kind == ItemKind.Tool)
+                {
+                    WarnAboutImplicitGrants(reader, servers, perServer, itemsPath);
+                }
+
+                break;
+            default:
+                reader.Diagnostics.Error(itemsPath, $"expected \"*\", an array or an object but found {JsonNodeReader.Describe(node)}.", syntax.SeedShapeFix);
+                break;
+        }
+
+        return rules;
     }
 
     // The FastMCP guide's own gateway gave an allowed server that its "tools" map leaves out no tools; here such a
@@ -139,7 +189,7 @@ internal static class RulesConfigParser
     {
         foreach (RulePattern server in servers)
         {
-            if (!server.IsWildcard && !perServer.ContainsKey(server.Pattern) && !perServer.Select(kv => kv.Key).Any(k => Policy.Glob.IsMatch(k, server.Pattern)))
+            if (!server.IsWildcard && !perServer.ContainsKey(server.Pattern) && !perServer.Select(kv => kv.Key).Any(k => Glob.IsMatch(k, server.Pattern)))
             {
                 reader.Diagnostics.Warning(
                     server.Source,
@@ -157,12 +207,19 @@ internal static class RulesConfigParser
         {
             reader.Diagnostics.Warning(path, $"agent '{name}' has no 'allow' section and can use nothing.", "add \"allow\": {\"servers\": [...]}, or remove the agent.");
         }
-        else if (obj["allow"] is JsonObject allow && allow.ContainsKey("tools") && !allow.ContainsKey("servers"))
+        else if (obj["allow"] is JsonObject allow && !allow.ContainsKey("servers"))
         {
-            reader.Diagnostics.Warning(
-                JsonPath.Property(path, "allow"),
-                $"agent '{name}' has tool rules but no 'servers' list, so it may use no server and these tools stay out of reach.",
-                "add \"servers\": [...] naming the servers whose tools it may use.");
+            string[] kinds = [.. s_itemSyntaxes.Where(k => allow.ContainsKey(k.Key)).Select(k => k.Key)];
+            if (kinds.Length > 0)
+            {
+                // "tool rules ... these tools", "tool and prompt rules ... these tools and prompts".
+                string singular = JoinWords(kinds.Select(k => k[..^1]));
+                string plural = JoinWords(kinds);
+                reader.Diagnostics.Warning(
+                    JsonPath.Property(path, "allow"),
+                    $"agent '{name}' has {singular} rules but no 'servers' list, so it may use no server and these {plural} stay out of reach.",
+                    $"add \"servers\": [...] naming the servers whose {plural} it may use.");
+            }
         }
 
         return new AgentRulesConfig
@@ -185,23 +242,33 @@ internal static class RulesConfigParser
         reader.UnknownProperties(obj, path, s_accessList, asErrors: true, "allow/deny");
         string serversPath = JsonPath.Property(path, "servers");
         IReadOnlyList<RulePattern>? servers = obj.ContainsKey("servers") ? Patterns(reader, obj["servers"], serversPath, ServersFix) : null;
-        IReadOnlyList<ToolRuleConfig> tools = [];
-        if (obj.ContainsKey("tools"))
+        return new AccessListConfig
         {
-            string toolsPath = JsonPath.Property(path, "tools");
-            JsonObject? toolsObj = reader.Object(obj["tools"], toolsPath, "write an object keyed by server name: {\"github\": [\"get_*\"]}.");
-            if (toolsObj is not null)
-            {
-                tools = ToolRules(reader, toolsObj, toolsPath);
-            }
-        }
-
-        return new AccessListConfig { Servers = servers, Tools = tools, ServersSource = serversPath };
+            Servers = servers,
+            Tools = PerServerItemRules(reader, obj, path, s_tools),
+            Resources = PerServerItemRules(reader, obj, path, s_resources),
+            Prompts = PerServerItemRules(reader, obj, path, s_prompts),
+            ServersSource = serversPath,
+            SourcePath = path,
+        };
     }
 
-    private static List<ToolRuleConfig> ToolRules(JsonNodeReader reader, JsonObject perServer, string path)
+    /// <summary>An allow or deny list's <c>tools</c>, <c>resources</c> or <c>prompts</c>: always an object keyed by server.</summary>
+    private static List<ItemRuleConfig> PerServerItemRules(JsonNodeReader reader, JsonObject obj, string path, ItemSyntax syntax)
     {
-        var rules = new List<ToolRuleConfig>(perServer.Count);
+        if (!obj.ContainsKey(syntax.Key))
+        {
+            return [];
+        }
+
+        string itemsPath = JsonPath.Property(path, syntax.Key);
+        JsonObject? perServer = reader.Object(obj[syntax.Key], itemsPath, syntax.MapFix);
+        return perServer is null ? [] : ItemRules(reader, perServer, itemsPath, syntax.ListFix);
+    }
+
+    private static List<ItemRuleConfig> ItemRules(JsonNodeReader reader, JsonObject perServer, string path, string fix)
+    {
+        var rules = new List<ItemRuleConfig>(perServer.Count);
         foreach ((string server, JsonNode? list) in perServer)
         {
             string serverPath = JsonPath.Property(path, server);
@@ -211,7 +278,7 @@ internal static class RulesConfigParser
                 continue;
             }
 
-            rules.Add(new ToolRuleConfig(new RulePattern(server, serverPath), Patterns(reader, list, serverPath, ToolsFix)));
+            rules.Add(new ItemRuleConfig(new RulePattern(server, serverPath), Patterns(reader, list, serverPath, fix)));
         }
 
         return rules;
@@ -258,6 +325,12 @@ internal static class RulesConfigParser
         }
 
         return patterns;
+    }
+
+    private static string JoinWords(IEnumerable<string> words)
+    {
+        string[] all = [.. words];
+        return all.Length == 1 ? all[0] : string.Join(", ", all[..^1]) + " and " + all[^1];
     }
 
     private static void ReadDescription(JsonNodeReader reader, JsonObject obj, string path)
@@ -325,4 +398,7 @@ internal static class RulesConfigParser
 
         return new RulesDefaultsConfig { DenyOnMissingAgent = deny, DefaultAgent = defaultAgent };
     }
+
+    /// <summary>How one kind of item is written, and what to say when it is written wrong.</summary>
+    private sealed record ItemSyntax(ItemKind Kind, string Key, string ListFix, string SeedValueFix, string SeedShapeFix, string MapFix);
 }

@@ -6,29 +6,42 @@ using McpGateway.Policy;
 namespace McpGateway.Hosting;
 
 /// <summary>
-/// <c>mcp-gateway check --agent NAME [--server S [--tool T]] [--json]</c>: what the rules let an agent use, and why,
-/// without connecting to any server.
+/// <c>mcp-gateway check --agent NAME [--server S [--tool T | --prompt P | --resource URI]] [--json]</c>: what the rules
+/// let an agent use, and why, without connecting to any server.
 /// </summary>
 internal static class CheckCommand
 {
+    // The order the table lists each allowed server's rules in.
+    private static readonly ItemKind[] s_itemKinds = [ItemKind.Tool, ItemKind.Resource, ItemKind.Prompt];
+
     public static Command Create(DiscoveryEnvironment environment)
     {
         var options = new ConfigOptions();
         var agent = new Option<string>("--agent", "-a") { Description = "The agent to check.", Required = true, HelpName = "NAME" };
         var server = new Option<string?>("--server", "-s") { Description = "One server to check (default: every configured server).", HelpName = "SERVER" };
         var tool = new Option<string?>("--tool", "-t") { Description = "One tool of --server to check, by its name on that server.", HelpName = "TOOL" };
-        var json = new Option<bool>("--json") { Description = "Print JSON: one object per decision {\"agent\",\"server\",\"tool\",\"allowed\",\"reason\"}." };
-        var command = new Command("check", "Show which servers (and tools) an agent may use and which rule decides, without connecting to any server.");
+        var prompt = new Option<string?>("--prompt") { Description = "One prompt of --server to check, by its name on that server.", HelpName = "PROMPT" };
+        var resource = new Option<string?>("--resource") { Description = "One resource of --server to check, by its URI (or a resource template's uriTemplate).", HelpName = "URI" };
+        var json = new Option<bool>("--json") { Description = "Print JSON: one object per decision {\"agent\",\"server\",\"kind\",\"item\",\"tool\",\"allowed\",\"reason\"}." };
+        var command = new Command("check", "Show which servers (and tools, prompts, resources) an agent may use and which rule decides, without connecting to any server.");
         options.AddTo(command);
         command.Options.Add(agent);
         command.Options.Add(server);
         command.Options.Add(tool);
+        command.Options.Add(prompt);
+        command.Options.Add(resource);
         command.Options.Add(json);
+        (Option<string?> Option, string Kind)[] items = [(tool, "tool"), (prompt, "prompt"), (resource, "resource")];
         command.Validators.Add(result =>
         {
-            if (result.GetValue(tool) is not null && result.GetValue(server) is null)
+            (Option<string?> Option, string Kind)[] given = [.. items.Where(i => result.GetValue(i.Option) is not null)];
+            if (given.Length > 1)
             {
-                result.AddError("--tool needs --server: tool rules are per server.");
+                result.AddError("--tool, --prompt and --resource are mutually exclusive: check one item at a time.");
+            }
+            else if (given.Length == 1 && result.GetValue(server) is null)
+            {
+                result.AddError($"--{given[0].Kind} needs --server: {given[0].Kind} rules are per server.");
             }
         });
         command.SetAction(parse =>
@@ -45,14 +58,14 @@ internal static class CheckCommand
             ConfigurationSnapshot snapshot = result.Value!;
             string agentName = parse.GetRequiredValue(agent);
             string? serverName = parse.GetValue(server);
-            string? toolName = parse.GetValue(tool);
             bool asJson = parse.GetValue(json);
 
             if (serverName is not null)
             {
-                PolicyDecision decision = toolName is null
-                    ? snapshot.Policy.DecideServer(agentName, serverName)
-                    : snapshot.Policy.DecideTool(agentName, serverName, toolName);
+                PolicyDecision decision = parse.GetValue(tool) is { } toolName ? snapshot.Policy.DecideTool(agentName, serverName, toolName)
+                    : parse.GetValue(prompt) is { } promptName ? snapshot.Policy.DecidePrompt(agentName, serverName, promptName)
+                    : parse.GetValue(resource) is { } uri ? snapshot.Policy.DecideResource(agentName, serverName, uri)
+                    : snapshot.Policy.DecideServer(agentName, serverName);
                 if (snapshot.Servers.Find(serverName) is null)
                 {
                     error.WriteLine($"note: '{serverName}' is not a configured server; the answer shows what the rules say about that name.");
@@ -103,7 +116,7 @@ internal static class CheckCommand
             output.WriteLine($"  {decision.Server.PadRight(width)}  {state,-8}  {decision.Reason}");
             if (decision.IsAllowed && policy is not null)
             {
-                foreach (string line in DescribeToolRules(policy.Rules, decision.Server))
+                foreach (string line in DescribeItemRules(policy, decision.Server))
                 {
                     output.WriteLine($"  {new string(' ', width)}            {line}");
                 }
@@ -111,26 +124,35 @@ internal static class CheckCommand
         }
     }
 
-    // Tools are only known once the server runs; what can be said now is which tool rules apply.
-    private static IEnumerable<string> DescribeToolRules(AgentRulesConfig rules, string server)
+    // Tools, prompts and resources are only known once the server runs; what can be said now is which rules apply.
+    private static IEnumerable<string> DescribeItemRules(AgentPolicy policy, string server)
     {
-        bool anyAllow = false;
-        foreach (ToolRuleConfig rule in rules.Allow.Tools.Where(r => Glob.IsMatch(r.Server.Pattern, server)))
+        foreach (ItemKind kind in s_itemKinds)
         {
-            anyAllow = true;
-            yield return $"tools allowed: {string.Join(", ", rule.Tools.Select(t => t.Pattern))}  ({rule.Server.Source})";
-        }
+            string word = kind switch { ItemKind.Tool => "tools", ItemKind.Resource => "resources", _ => "prompts" };
+            foreach (ItemRuleConfig rule in policy.Rules.Allow.RulesFor(kind)!.Where(r => Glob.IsMatch(r.Server.Pattern, server)))
+            {
+                yield return $"{word} allowed: {Patterns(rule)}  ({rule.Server.Source})";
+            }
 
-        foreach (ToolRuleConfig rule in rules.Deny.Tools.Where(r => Glob.IsMatch(r.Server.Pattern, server)))
-        {
-            yield return $"tools denied:  {string.Join(", ", rule.Tools.Select(t => t.Pattern))}  ({rule.Server.Source})";
-        }
+            foreach (ItemRuleConfig rule in policy.Rules.Deny.RulesFor(kind)!.Where(r => Glob.IsMatch(r.Server.Pattern, server)))
+            {
+                yield return $"{word} denied:  {Patterns(rule)}  ({rule.Server.Source})";
+            }
 
-        if (!anyAllow)
-        {
-            yield return "tools allowed: all (no tool list restricts this server)";
+            ItemAccess access = policy.ItemRules(server, kind);
+            if (access.HasAllowList)
+            {
+                continue;
+            }
+
+            yield return kind == ItemKind.Tool ? "tools allowed: all (no tool list restricts this server)"
+                : access.WithheldBy is not null ? $"{word}: withheld (tools restricted by an allow list)  ({access.WithheldBy})"
+                : $"{word} allowed: all (no list restricts this server)";
         }
     }
+
+    private static string Patterns(ItemRuleConfig rule) => rule.Patterns.Count == 0 ? "none" : string.Join(", ", rule.Patterns.Select(p => p.Pattern));
 
     private static void WriteJson(TextWriter output, IReadOnlyList<PolicyDecision> decisions, bool asArray = false)
     {
@@ -147,6 +169,22 @@ internal static class CheckCommand
                 writer.WriteStartObject();
                 writer.WriteString("agent", decision.Agent);
                 writer.WriteString("server", decision.Server);
+                writer.WriteString("kind", decision.Item switch
+                {
+                    ItemKind.Tool => "tool",
+                    ItemKind.Prompt => "prompt",
+                    ItemKind.Resource => "resource",
+                    _ => "server",
+                });
+                if (decision.ItemName is null)
+                {
+                    writer.WriteNull("item");
+                }
+                else
+                {
+                    writer.WriteString("item", decision.ItemName);
+                }
+
                 if (decision.Tool is null)
                 {
                     writer.WriteNull("tool");

@@ -48,6 +48,15 @@ public sealed class AgentPolicy
 
     public PolicyDecision DecideTool(string server, string tool) => Access(server).DecideTool(tool);
 
+    /// <summary>May this agent get or use <paramref name="prompt"/> (the prompt's own name on <paramref name="server"/>)?</summary>
+    public PolicyDecision DecidePrompt(string server, string prompt) => Access(server).DecidePrompt(prompt);
+
+    /// <summary>May this agent read or see <paramref name="uri"/>: a resource URI, or a resource template's uriTemplate text?</summary>
+    public PolicyDecision DecideResource(string server, string uri) => Access(server).DecideResource(uri);
+
+    /// <summary>The compiled rules of one kind for one server, for <c>mcp-gateway check</c> to describe.</summary>
+    internal ItemAccess ItemRules(string server, ItemKind kind) => Access(server).Items(kind);
+
     // Servers outside the configuration (asked about by `check`) are compiled on demand; the gateway only asks about configured ones.
     private ServerAccess Access(string server) =>
         _byServer.TryGetValue(server, out ServerAccess? access) ? access : ServerAccess.Compile(_rules, _serverDeny, _serverAllow, server);

@@ -20,7 +20,7 @@ internal sealed class PatternSet
             }
             else
             {
-                // The first entry naming a tool is the one a reason cites.
+                // The first entry naming an item is the one a reason cites.
                 _exact.TryAdd(pattern.Pattern, pattern);
             }
         }
@@ -29,6 +29,9 @@ internal sealed class PatternSet
     }
 
     public static PatternSet Empty { get; } = new([]);
+
+    /// <summary>A set of <paramref name="patterns"/>; the shared empty set when there are none (most agents have no rules of most kinds for most servers).</summary>
+    public static PatternSet Create(IReadOnlyCollection<RulePattern> patterns) => patterns.Count == 0 ? Empty : new PatternSet(patterns);
 
     public bool IsEmpty => _exact.Count == 0 && _wildcards.Length == 0;
 

@@ -70,10 +70,21 @@ public sealed class PolicySnapshot
     public PolicyDecision DecideServer(string agent, string server) =>
         _agents.TryGetValue(agent, out AgentPolicy? policy)
             ? policy.DecideServer(server)
-            : new PolicyDecision(DecisionKind.UnknownAgent, agent, server, null, default);
+            : new PolicyDecision(DecisionKind.UnknownAgent, agent, server, ItemKind.Server, null, default);
 
     public PolicyDecision DecideTool(string agent, string server, string tool) =>
         _agents.TryGetValue(agent, out AgentPolicy? policy)
             ? policy.DecideTool(server, tool)
-            : new PolicyDecision(DecisionKind.UnknownAgent, agent, server, tool, default);
+            : new PolicyDecision(DecisionKind.UnknownAgent, agent, server, ItemKind.Tool, tool, default);
+
+    public PolicyDecision DecidePrompt(string agent, string server, string prompt) =>
+        _agents.TryGetValue(agent, out AgentPolicy? policy)
+            ? policy.DecidePrompt(server, prompt)
+            : new PolicyDecision(DecisionKind.UnknownAgent, agent, server, ItemKind.Prompt, prompt, default);
+
+    /// <summary>Decides a resource URI or a resource template's uriTemplate text.</summary>
+    public PolicyDecision DecideResource(string agent, string server, string uri) =>
+        _agents.TryGetValue(agent, out AgentPolicy? policy)
+            ? policy.DecideResource(server, uri)
+            : new PolicyDecision(DecisionKind.UnknownAgent, agent, server, ItemKind.Resource, uri, default);
 }

@@ -2,35 +2,38 @@ using McpGateway.Configuration;
 
 namespace McpGateway.Policy;
 
-/// <summary>One agent's compiled access to one server: the server-step decision and the tool rules that apply to it.</summary>
+/// <summary>
+/// One agent's compiled access to one server: the server-step decision and the tool, prompt and resource rules that
+/// apply to it, so that a decision is a lookup or two plus a scan of this server's wildcards.
+/// </summary>
 internal sealed class ServerAccess
 {
-    private readonly PatternSet _deny;
-    private readonly PatternSet _allow;
-    private readonly bool _hasAllowList;
-    private readonly string _allowListSource;
-
-    private ServerAccess(PolicyDecision serverDecision, PatternSet deny, PatternSet allow, bool hasAllowList, string allowListSource)
+    private ServerAccess(PolicyDecision serverDecision, ItemAccess tools, ItemAccess prompts, ItemAccess resources)
     {
         ServerDecision = serverDecision;
-        _deny = deny;
-        _allow = allow;
-        _hasAllowList = hasAllowList;
-        _allowListSource = allowListSource;
+        Tools = tools;
+        Prompts = prompts;
+        Resources = resources;
     }
 
     public PolicyDecision ServerDecision { get; }
+
+    public ItemAccess Tools { get; }
+
+    public ItemAccess Prompts { get; }
+
+    public ItemAccess Resources { get; }
 
     public static ServerAccess Compile(AgentRulesConfig agent, PatternSet serverDeny, PatternSet serverAllow, string server)
     {
         PolicyDecision serverDecision;
         if (serverDeny.TryMatch(server, out RulePattern denied))
         {
-            serverDecision = new PolicyDecision(DecisionKind.ServerDenied, agent.Name, server, null, denied);
+            serverDecision = new PolicyDecision(DecisionKind.ServerDenied, agent.Name, server, ItemKind.Server, null, denied);
         }
         else if (serverAllow.TryMatch(server, out RulePattern allowed))
         {
-            serverDecision = new PolicyDecision(DecisionKind.ServerAllowed, agent.Name, server, null, allowed);
+            serverDecision = new PolicyDecision(DecisionKind.ServerAllowed, agent.Name, server, ItemKind.Server, null, allowed);
         }
         else
         {
@@ -38,68 +41,36 @@ internal sealed class ServerAccess
             string source = agent.Allow.ServersSource.Length > 0 ? agent.Allow.ServersSource
                 : agent.SourcePath.Length > 0 ? JsonPath.Property(JsonPath.Property(agent.SourcePath, "allow"), "servers")
                 : string.Empty;
-            serverDecision = new PolicyDecision(DecisionKind.ServerNotAllowed, agent.Name, server, null, new RulePattern(string.Empty, source));
+            serverDecision = new PolicyDecision(DecisionKind.ServerNotAllowed, agent.Name, server, ItemKind.Server, null, new RulePattern(string.Empty, source));
         }
 
-        // Tool lists whose server key (a name or a glob) matches this server, merged in file order.
-        var denyPatterns = new List<RulePattern>();
-        var allowPatterns = new List<RulePattern>();
-        string? allowSource = null;
-        foreach (ToolRuleConfig rule in agent.Deny.Tools)
-        {
-            if (Glob.IsMatch(rule.Server.Pattern, server))
-            {
-                denyPatterns.AddRange(rule.Tools);
-            }
-        }
+        ItemAccess tools = ItemAccess.Compile(ItemKind.Tool, agent, server, withheldBy: null, grantPath: null);
 
-        foreach (ToolRuleConfig rule in agent.Allow.Tools)
-        {
-            if (Glob.IsMatch(rule.Server.Pattern, server))
-            {
-                allowPatterns.AddRange(rule.Tools);
-                allowSource ??= rule.Server.Source;
-            }
-        }
-
-        return new ServerAccess(serverDecision, new PatternSet(denyPatterns), new PatternSet(allowPatterns), allowSource is not null, allowSource ?? string.Empty);
+        // Least privilege: an agent given only some of a server's tools does not also get its prompts and resources
+        // unless the rules grant them.
+        string? restrictedBy = tools.RestrictedBy;
+        ItemAccess prompts = ItemAccess.Compile(ItemKind.Prompt, agent, server, restrictedBy, GrantPath(agent, "prompts"));
+        ItemAccess resources = ItemAccess.Compile(ItemKind.Resource, agent, server, restrictedBy, GrantPath(agent, "resources"));
+        return new ServerAccess(serverDecision, tools, prompts, resources);
     }
 
-    /// <summary>The tool steps, in order: explicit deny, wildcard deny, explicit allow, wildcard allow, implicit grant, deny.</summary>
-    public PolicyDecision DecideTool(string tool)
+    public PolicyDecision DecideTool(string tool) => Tools.Decide(ServerDecision, tool);
+
+    public PolicyDecision DecidePrompt(string prompt) => Prompts.Decide(ServerDecision, prompt);
+
+    public PolicyDecision DecideResource(string uri) => Resources.Decide(ServerDecision, uri);
+
+    public ItemAccess Items(ItemKind kind) => kind switch
     {
-        PolicyDecision server = ServerDecision;
-        if (!server.IsAllowed)
-        {
-            // Tool rules for a server the agent may not use grant nothing.
-            return server.WithTool(tool);
-        }
+        ItemKind.Tool => Tools,
+        ItemKind.Prompt => Prompts,
+        ItemKind.Resource => Resources,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "servers have no item rules"),
+    };
 
-        if (_deny.TryMatchExact(tool, out RulePattern rule))
-        {
-            return new PolicyDecision(DecisionKind.ToolDenied, server.Agent, server.Server, tool, rule);
-        }
-
-        if (_deny.TryMatchWildcard(tool, out rule))
-        {
-            return new PolicyDecision(DecisionKind.ToolDeniedByPattern, server.Agent, server.Server, tool, rule);
-        }
-
-        if (_allow.TryMatchExact(tool, out rule))
-        {
-            return new PolicyDecision(DecisionKind.ToolAllowed, server.Agent, server.Server, tool, rule);
-        }
-
-        if (_allow.TryMatchWildcard(tool, out rule))
-        {
-            return new PolicyDecision(DecisionKind.ToolAllowedByPattern, server.Agent, server.Server, tool, rule);
-        }
-
-        if (!_hasAllowList)
-        {
-            return new PolicyDecision(DecisionKind.ToolImplicitGrant, server.Agent, server.Server, tool, server.Rule);
-        }
-
-        return new PolicyDecision(DecisionKind.ToolNotAllowed, server.Agent, server.Server, tool, new RulePattern(string.Empty, _allowListSource));
-    }
+    // Where the user writes the missing grant: "$.agents.a.allow.prompts", or "$.access_rules.a.prompts".
+    private static string GrantPath(AgentRulesConfig agent, string key) =>
+        agent.Allow.SourcePath.Length > 0 ? JsonPath.Property(agent.Allow.SourcePath, key)
+        : agent.SourcePath.Length > 0 ? JsonPath.Property(JsonPath.Property(agent.SourcePath, "allow"), key)
+        : "allow." + key;
 }

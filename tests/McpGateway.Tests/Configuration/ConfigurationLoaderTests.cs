@@ -43,6 +43,31 @@ public sealed class ConfigurationLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Combine_ResourceAndPromptServerKeysNameUnknownServers_WarnWithPositionAndSuggestion()
+    {
+        ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """
+            {"agents": {"a": {"allow": {"servers": ["github"], "resources": {"githb": ["x"]}}, "deny": {"prompts": {"docs-*": ["x"], "wiki-*": ["y"]}}}}}
+            """);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(["$.agents.a.allow.resources.githb", """$.agents.a.deny.prompts["wiki-*"]"""], result.Warnings.Select(w => w.JsonPath));
+        ConfigDiagnostic unknown = result.Warnings.First();
+        Assert.Contains("'githb' is not a configured server", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("did you mean 'github'?", unknown.Fix, StringComparison.Ordinal);
+        Assert.Equal((1, 66), (unknown.Line, unknown.Column));
+        Assert.Contains("the pattern 'wiki-*' matches no configured server", result.Warnings.Last().Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Combine_SeedShapePromptsKeyNamesUnknownServer_Warns()
+    {
+        ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """{"access_rules": {"a": {"servers": ["github"], "prompts": {"playwright": "*"}, "resources": ["x://*"]}}}""");
+
+        Assert.True(result.Succeeded);
+        ConfigFixture.SingleWarning(result.Diagnostics, "$.access_rules.a.prompts.playwright", "'playwright' is not a configured server");
+    }
+
+    [Fact]
     public void Combine_SeedShapeAllowedServerLeftOutOfToolsMap_WarnsAboutTheImplicitGrant()
     {
         ConfigLoadResult<ConfigurationSnapshot> result = Combine(TwoServers, """{"access_rules": {"a": {"servers": ["github"], "tools": {"docs-search": ["x"]}}}}""");
@@ -187,7 +212,11 @@ public sealed class ConfigurationLoaderTests : IDisposable
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
         Assert.Empty(result.Diagnostics);
         Assert.Equal("guest", result.Value!.Policy.DefaultAgent);
-        Assert.Equal(DecisionKind.ToolDenied, result.Value.Policy.DecideTool("assistant", "everything", "get-env").Kind);
+        Assert.Equal(DecisionKind.ItemDenied, result.Value.Policy.DecideTool("assistant", "everything", "get-env").Kind);
+        Assert.Equal(DecisionKind.ItemImplicitGrant, result.Value.Policy.DecideResource("assistant", "everything", "demo://x").Kind);
+        Assert.Equal(DecisionKind.ItemAllowed, result.Value.Policy.DecidePrompt("researcher", "everything", "simple-prompt").Kind);
+        Assert.Equal(DecisionKind.ItemWithheld, result.Value.Policy.DecidePrompt("guest", "everything", "simple-prompt").Kind);
+        Assert.Equal(DecisionKind.ItemWithheld, result.Value.Policy.DecideResource("guest", "everything", "demo://resource/static/document/a.md").Kind);
     }
 
     private string Write(string name, string text)

@@ -46,6 +46,10 @@ public sealed class RulesValidationTests
     [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}}}, "default": {}}""", "$.default", "did you mean 'defaults'?")]
     [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}}}, "defaults": {"default_agnet": "a"}}""", "$.defaults.default_agnet", "did you mean 'default_agent'?")]
     [InlineData("""{"access_rules": {"a": {"servers": ["db"], "tool": "*"}}}""", "$.access_rules.a.tool", "did you mean 'tools'?")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "resource": {}}}}}""", "$.agents.a.allow.resource", "did you mean 'resources'?")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"promts": {}}}}}""", "$.agents.a.deny.promts", "did you mean 'prompts'?")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "prompt": "*"}}}""", "$.access_rules.a.prompt", "did you mean 'prompts'?")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "resourses": ["x"]}}}""", "$.access_rules.a.resourses", "did you mean 'resources'?")]
     public void ParseRules_MisspeltKey_IsAnErrorWithSuggestion(string json, string path, string fix)
     {
         ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules(json);
@@ -118,6 +122,21 @@ public sealed class RulesValidationTests
     [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}}}, "defaults": {"deny_on_missing_agent": "no"}}""", "$.defaults.deny_on_missing_agent", "expected true or false")]
     [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}}}, "defaults": {"default_agent": 1}}""", "$.defaults.default_agent", "expected a string but found a number")]
     [InlineData("""{"agents": {" ": {"allow": {"servers": ["db"]}}}}""", """$.agents[" "]""", "visible characters")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "resources": ["x"]}}}}""", "$.agents.a.allow.resources", "expected an object but found an array")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"prompts": "*"}}}}""", "$.agents.a.deny.prompts", "expected an object but found a string")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "prompts": {"db": "summarize"}}}}}""", "$.agents.a.allow.prompts.db", "a single string here must be \"*\", not 'summarize'")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "resources": {"db": {"uri": "x"}}}}}}""", "$.agents.a.allow.resources.db", "expected an array but found an object")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"resources": {"db": [" file:///x"]}}}}}""", "$.agents.a.deny.resources.db[0]", "leading or trailing spaces")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "prompts": {"db": ["ok", "review "]}}}}}""", "$.agents.a.allow.prompts.db[1]", "leading or trailing spaces")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "resources": {"db": [7]}}}}}""", "$.agents.a.allow.resources.db[0]", "expected a string but found a number")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "resources": {"db": [""]}}}}}""", "$.agents.a.allow.resources.db[0]", "must not be empty")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "prompts": {"": ["x"]}}}}}""", """$.agents.a.allow.prompts[""]""", "the server key is empty")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "resources": 5}}}""", "$.access_rules.a.resources", "found a number")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "prompts": "all"}}}""", "$.access_rules.a.prompts", "a single string here must be \"*\", not 'all'")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "resources": ["file:///x", " file:///y"]}}}""", "$.access_rules.a.resources[1]", "leading or trailing spaces")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "prompts": {"db": ["review", 3]}}}}""", "$.access_rules.a.prompts.db[1]", "expected a string but found a number")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "resources": {"db": "file:///x"}}}}""", "$.access_rules.a.resources.db", "a single string here must be \"*\"")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "prompts": null}}}""", "$.access_rules.a.prompts", "expected \"*\", an array or an object")]
     public void ParseRules_WrongShapeOfValue_IsAnErrorAtItsPath(string json, string path, string messageFragment)
     {
         ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules(json);
@@ -224,5 +243,89 @@ public sealed class RulesValidationTests
             result.Errors.Select(e => e.JsonPath));
         Assert.All(result.Errors, e => Assert.False(string.IsNullOrWhiteSpace(e.Fix)));
         Assert.Equal([3, 4, 5, 6, 7, 9], result.Errors.Select(e => e.Line ?? 0));
+    }
+
+    [Theory]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "resources": ["x"]}}}}""", "$.agents.a.allow.resources", "file:///docs/*")]
+    [InlineData("""{"agents": {"a": {"allow": {"servers": ["db"], "prompts": {"db": 1}}}}}""", "$.agents.a.allow.prompts.db", "prompt names")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "resources": 5}}}""", "$.access_rules.a.resources", "an array of resource URI patterns")]
+    [InlineData("""{"access_rules": {"a": {"servers": ["db"], "prompts": "all"}}}""", "$.access_rules.a.prompts", "[\"all\"]")]
+    public void ParseRules_BadResourceOrPromptValue_FixShowsWhatToWrite(string json, string path, string fixFragment)
+    {
+        ConfigDiagnostic error = Assert.Single(ConfigFixture.Rules(json).Errors);
+
+        Assert.Equal(path, error.JsonPath);
+        Assert.Contains(fixFragment, error.Fix, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ParseRules_ResourcesAndPromptsInAgentsShape_AreReadWithTheirPaths()
+    {
+        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""
+            {"agents": {"a": {
+              "allow": {"servers": ["db"], "resources": {"db": ["file:///docs/*", "memory://graph"]}, "prompts": {"db": "*"}},
+              "deny": {"prompts": {"*": ["admin_*"]}}
+            }}}
+            """);
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        Assert.Empty(result.Diagnostics);
+        AgentRulesConfig agent = Assert.Single(result.Value!.Agents);
+        ItemRuleConfig resources = Assert.Single(agent.Allow.Resources);
+        Assert.Equal(new RulePattern("db", "$.agents.a.allow.resources.db"), resources.Server);
+        Assert.Equal(
+            [new RulePattern("file:///docs/*", "$.agents.a.allow.resources.db[0]"), new RulePattern("memory://graph", "$.agents.a.allow.resources.db[1]")],
+            resources.Patterns);
+        Assert.Equal([new RulePattern("*", "$.agents.a.allow.prompts.db")], Assert.Single(agent.Allow.Prompts).Patterns);
+        Assert.Equal(new RulePattern("*", """$.agents.a.deny.prompts["*"]"""), Assert.Single(agent.Deny.Prompts).Server);
+        Assert.Empty(agent.Deny.Resources);
+        Assert.Equal("$.agents.a.allow", agent.Allow.SourcePath);
+    }
+
+    [Fact]
+    public void ParseRules_ResourcesAndPromptsInAccessRulesShape_AreReadWithTheirPaths()
+    {
+        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""
+            {"access_rules": {"a": {"servers": ["db", "web"], "resources": ["file:///docs/*"], "prompts": {"web": ["summarize"]}}}}
+            """);
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        Assert.Empty(result.Diagnostics);
+        AgentRulesConfig agent = Assert.Single(result.Value!.Agents);
+        ItemRuleConfig resources = Assert.Single(agent.Allow.Resources);
+        Assert.Equal(new RulePattern("*", "$.access_rules.a.resources"), resources.Server);
+        Assert.Equal([new RulePattern("file:///docs/*", "$.access_rules.a.resources[0]")], resources.Patterns);
+        ItemRuleConfig prompts = Assert.Single(agent.Allow.Prompts);
+        Assert.Equal(new RulePattern("web", "$.access_rules.a.prompts.web"), prompts.Server);
+        Assert.Equal("$.access_rules.a", agent.Allow.SourcePath);
+    }
+
+    [Theory]
+    [InlineData("""{"agents": {"a": {"allow": {"prompts": {"db": ["x"]}}}}}""", "has prompt rules but no 'servers' list", "these prompts stay out of reach")]
+    [InlineData("""{"agents": {"a": {"allow": {"tools": {"db": ["x"]}, "resources": {"db": ["x"]}}}}}""", "has tool and resource rules but no 'servers' list", "these tools and resources stay out of reach")]
+    public void ParseRules_ItemRulesWithoutServers_WarnThatNothingIsReachable(string json, string fragment, string consequence)
+    {
+        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules(json);
+
+        Assert.True(result.Succeeded);
+        ConfigDiagnostic warning = ConfigFixture.SingleWarning(result.Diagnostics, "$.agents.a.allow", fragment);
+        Assert.Contains(consequence, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ParseRules_ResourceAndPromptMistakes_ReportedInOnePassWithLines()
+    {
+        ConfigLoadResult<RulesConfig> result = ConfigFixture.Rules("""
+            {
+              "agents": {
+                "a": {"allow": {"servers": ["db"], "resources": {"db": [" file:///x"]}}},
+                "b": {"allow": {"servers": ["db"], "prompt": {}}}
+              }
+            }
+            """);
+
+        Assert.Equal(["$.agents.a.allow.resources.db[0]", "$.agents.b.allow.prompt"], result.Errors.Select(e => e.JsonPath));
+        Assert.Equal([3, 4], result.Errors.Select(e => e.Line ?? 0));
+        Assert.All(result.Errors, e => Assert.NotNull(e.Column));
     }
 }

@@ -21,8 +21,8 @@ public sealed class SeedShapePolicyTests
     {
         PolicySnapshot policy = PolicyFixture.Compile("""{"access_rules": {"a": {"servers": ["db", "web"], "tools": "*"}}}""");
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ToolAllowedByPattern, "$.access_rules.a.tools");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "fetch"), DecisionKind.ToolAllowedByPattern, "$.access_rules.a.tools");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ItemAllowedByPattern, "$.access_rules.a.tools");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "fetch"), DecisionKind.ItemAllowedByPattern, "$.access_rules.a.tools");
         PolicyFixture.AssertDecision(policy.DecideTool("a", "cache", "get"), DecisionKind.ServerNotAllowed, "$.access_rules.a.servers");
     }
 
@@ -33,9 +33,9 @@ public sealed class SeedShapePolicyTests
             {"access_rules": {"a": {"servers": ["db", "web"], "tools": {"db": "*", "web": ["fetch"]}}}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ToolAllowedByPattern, "$.access_rules.a.tools.db");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "fetch"), DecisionKind.ToolAllowed, "$.access_rules.a.tools.web[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "post"), DecisionKind.ToolNotAllowed, "$.access_rules.a.tools.web");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ItemAllowedByPattern, "$.access_rules.a.tools.db");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "fetch"), DecisionKind.ItemAllowed, "$.access_rules.a.tools.web[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "post"), DecisionKind.ItemNotAllowed, "$.access_rules.a.tools.web");
     }
 
     [Fact]
@@ -45,8 +45,8 @@ public sealed class SeedShapePolicyTests
             {"access_rules": {"a": {"servers": ["web"], "tools": {"web": ["navigate", "screenshot"]}}}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "screenshot"), DecisionKind.ToolAllowed, "$.access_rules.a.tools.web[1]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "click"), DecisionKind.ToolNotAllowed, "$.access_rules.a.tools.web");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "screenshot"), DecisionKind.ItemAllowed, "$.access_rules.a.tools.web[1]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "click"), DecisionKind.ItemNotAllowed, "$.access_rules.a.tools.web");
     }
 
     [Fact]
@@ -54,10 +54,10 @@ public sealed class SeedShapePolicyTests
     {
         PolicySnapshot policy = PolicyFixture.Compile("""{"access_rules": {"a": {"servers": ["db", "web"], "tools": ["ping", "get_*"]}}}""");
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "ping"), DecisionKind.ToolAllowed, "$.access_rules.a.tools[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "ping"), DecisionKind.ToolAllowed, "$.access_rules.a.tools[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "get_page"), DecisionKind.ToolAllowedByPattern, "$.access_rules.a.tools[1]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ToolNotAllowed, "$.access_rules.a.tools");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "ping"), DecisionKind.ItemAllowed, "$.access_rules.a.tools[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "ping"), DecisionKind.ItemAllowed, "$.access_rules.a.tools[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "get_page"), DecisionKind.ItemAllowedByPattern, "$.access_rules.a.tools[1]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ItemNotAllowed, "$.access_rules.a.tools");
         PolicyFixture.AssertDecision(policy.DecideTool("a", "cache", "ping"), DecisionKind.ServerNotAllowed, "$.access_rules.a.servers");
     }
 
@@ -92,5 +92,10 @@ public sealed class SeedShapePolicyTests
         Assert.True(policy.DecideTool("frontend_agent", "everything", "echo").IsAllowed);
         Assert.True(policy.DecideTool("frontend_agent", "filesystem", "list_directory").IsAllowed);
         Assert.False(policy.DecideTool("frontend_agent", "filesystem", "write_file").IsAllowed);
+        Assert.True(policy.DecideResource("frontend_agent", "everything", "demo://resource/static/document/a.md").IsAllowed);
+        Assert.Equal(DecisionKind.ItemNotAllowed, policy.DecideResource("frontend_agent", "filesystem", "file:///etc/hosts").Kind);
+        Assert.True(policy.DecidePrompt("frontend_agent", "everything", "simple-prompt").IsAllowed);
+        Assert.Equal(DecisionKind.ItemWithheld, policy.DecidePrompt("frontend_agent", "filesystem", "any").Kind);
+        Assert.Equal(DecisionKind.ItemImplicitGrant, policy.DecidePrompt("researcher_agent", "memory", "any").Kind);
     }
 }

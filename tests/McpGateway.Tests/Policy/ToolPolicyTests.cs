@@ -20,7 +20,7 @@ public sealed class ToolPolicyTests
 
         Assert.True(decision.IsAllowed);
         Assert.Equal("drop_table", decision.Tool);
-        PolicyFixture.AssertDecision(decision, DecisionKind.ToolImplicitGrant, serverRulePath);
+        PolicyFixture.AssertDecision(decision, DecisionKind.ItemImplicitGrant, serverRulePath);
     }
 
     [Theory]
@@ -34,9 +34,9 @@ public sealed class ToolPolicyTests
         PolicyDecision unlisted = policy.DecideTool("a", "db", "drop_table");
 
         Assert.True(listed.IsAllowed);
-        PolicyFixture.AssertDecision(listed, DecisionKind.ToolAllowed, listPath + "[1]");
+        PolicyFixture.AssertDecision(listed, DecisionKind.ItemAllowed, listPath + "[1]");
         Assert.False(unlisted.IsAllowed);
-        PolicyFixture.AssertDecision(unlisted, DecisionKind.ToolNotAllowed, listPath);
+        PolicyFixture.AssertDecision(unlisted, DecisionKind.ItemNotAllowed, listPath);
     }
 
     [Fact]
@@ -53,9 +53,9 @@ public sealed class ToolPolicyTests
         PolicyDecision get = policy.DecideTool("a", "db", "get_user");
 
         Assert.False(delete.IsAllowed);
-        PolicyFixture.AssertDecision(delete, DecisionKind.ToolDeniedByPattern, "$.agents.a.deny.tools.db[0]");
+        PolicyFixture.AssertDecision(delete, DecisionKind.ItemDeniedByPattern, "$.agents.a.deny.tools.db[0]");
         Assert.True(get.IsAllowed);
-        PolicyFixture.AssertDecision(get, DecisionKind.ToolAllowed, "$.agents.a.allow.tools.db[1]");
+        PolicyFixture.AssertDecision(get, DecisionKind.ItemAllowed, "$.agents.a.allow.tools.db[1]");
     }
 
     [Fact]
@@ -72,9 +72,9 @@ public sealed class ToolPolicyTests
         PolicyDecision query = policy.DecideTool("a", "db", "query");
 
         Assert.False(drop.IsAllowed);
-        PolicyFixture.AssertDecision(drop, DecisionKind.ToolDenied, "$.agents.a.deny.tools.db[0]");
+        PolicyFixture.AssertDecision(drop, DecisionKind.ItemDenied, "$.agents.a.deny.tools.db[0]");
         Assert.True(query.IsAllowed);
-        PolicyFixture.AssertDecision(query, DecisionKind.ToolAllowedByPattern, "$.agents.a.allow.tools.db[0]");
+        PolicyFixture.AssertDecision(query, DecisionKind.ItemAllowedByPattern, "$.agents.a.allow.tools.db[0]");
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class ToolPolicyTests
             }}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ToolDenied, "$.agents.a.deny.tools.db[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ItemDenied, "$.agents.a.deny.tools.db[0]");
     }
 
     [Fact]
@@ -97,8 +97,8 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"tools": {"db": ["delete_*", "delete_user"]}}}}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "delete_user"), DecisionKind.ToolDenied, "$.agents.a.deny.tools.db[1]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "delete_item"), DecisionKind.ToolDeniedByPattern, "$.agents.a.deny.tools.db[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "delete_user"), DecisionKind.ItemDenied, "$.agents.a.deny.tools.db[1]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "delete_item"), DecisionKind.ItemDeniedByPattern, "$.agents.a.deny.tools.db[0]");
     }
 
     [Theory]
@@ -108,8 +108,8 @@ public sealed class ToolPolicyTests
     {
         PolicySnapshot policy = PolicyFixture.Compile(json);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_user"), DecisionKind.ToolAllowed, listPath + "[1]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_item"), DecisionKind.ToolAllowedByPattern, listPath + "[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_user"), DecisionKind.ItemAllowed, listPath + "[1]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_item"), DecisionKind.ItemAllowedByPattern, listPath + "[0]");
     }
 
     [Fact]
@@ -119,8 +119,8 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"tools": {"db": ["drop_*"]}}}}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ToolDeniedByPattern, "$.agents.a.deny.tools.db[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "query"), DecisionKind.ToolImplicitGrant, "$.agents.a.allow.servers[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_table"), DecisionKind.ItemDeniedByPattern, "$.agents.a.deny.tools.db[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "query"), DecisionKind.ItemImplicitGrant, "$.agents.a.allow.servers[0]");
     }
 
     [Theory]
@@ -130,10 +130,10 @@ public sealed class ToolPolicyTests
     {
         PolicySnapshot policy = PolicyFixture.Compile(json);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "read_query"), DecisionKind.ToolAllowedByPattern, listPath + "[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "_query"), DecisionKind.ToolAllowedByPattern, listPath + "[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "query"), DecisionKind.ToolNotAllowed, listPath);
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "read_query_all"), DecisionKind.ToolNotAllowed, listPath);
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "read_query"), DecisionKind.ItemAllowedByPattern, listPath + "[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "_query"), DecisionKind.ItemAllowedByPattern, listPath + "[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "query"), DecisionKind.ItemNotAllowed, listPath);
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "read_query_all"), DecisionKind.ItemNotAllowed, listPath);
     }
 
     [Theory]
@@ -143,9 +143,9 @@ public sealed class ToolPolicyTests
     {
         PolicySnapshot policy = PolicyFixture.Compile(json);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_v2"), DecisionKind.ToolAllowedByPattern, listPath + "[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_v"), DecisionKind.ToolNotAllowed, listPath);
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_v10"), DecisionKind.ToolNotAllowed, listPath);
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_v2"), DecisionKind.ItemAllowedByPattern, listPath + "[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_v"), DecisionKind.ItemNotAllowed, listPath);
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "get_v10"), DecisionKind.ItemNotAllowed, listPath);
     }
 
     [Fact]
@@ -155,8 +155,8 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"tools": {"db": ["drop_?"]}}}}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_x"), DecisionKind.ToolDeniedByPattern, "$.agents.a.deny.tools.db[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_xy"), DecisionKind.ToolImplicitGrant, "$.agents.a.allow.servers[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_x"), DecisionKind.ItemDeniedByPattern, "$.agents.a.deny.tools.db[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "drop_xy"), DecisionKind.ItemImplicitGrant, "$.agents.a.allow.servers[0]");
     }
 
     [Theory]
@@ -181,10 +181,10 @@ public sealed class ToolPolicyTests
     {
         PolicySnapshot policy = PolicyFixture.Compile(json);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db-main", "read_rows"), DecisionKind.ToolAllowedByPattern, allowPath + """.tools["db-*"][0]""");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db-main", "write_rows"), DecisionKind.ToolNotAllowed, allowPath + """.tools["db-*"]""");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db-main", "read_rows"), DecisionKind.ItemAllowedByPattern, allowPath + """.tools["db-*"][0]""");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db-main", "write_rows"), DecisionKind.ItemNotAllowed, allowPath + """.tools["db-*"]""");
         // "db" does not match "db-*": no tool list restricts it.
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "write_rows"), DecisionKind.ToolImplicitGrant, allowPath + ".servers[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "write_rows"), DecisionKind.ItemImplicitGrant, allowPath + ".servers[0]");
     }
 
     [Fact]
@@ -196,7 +196,7 @@ public sealed class ToolPolicyTests
 
         foreach (string server in PolicyFixture.Servers)
         {
-            PolicyFixture.AssertDecision(policy.DecideTool("a", server, "delete_user"), DecisionKind.ToolDeniedByPattern, """$.agents.a.deny.tools["*"][0]""");
+            PolicyFixture.AssertDecision(policy.DecideTool("a", server, "delete_user"), DecisionKind.ItemDeniedByPattern, """$.agents.a.deny.tools["*"][0]""");
             Assert.True(policy.DecideTool("a", server, "get_user").IsAllowed);
         }
     }
@@ -208,9 +208,9 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["*"], "tools": {"*": ["ping"], "db": ["query"]}}}}}
             """);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "ping"), DecisionKind.ToolAllowed, """$.agents.a.allow.tools["*"][0]""");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "query"), DecisionKind.ToolAllowed, "$.agents.a.allow.tools.db[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "query"), DecisionKind.ToolNotAllowed, """$.agents.a.allow.tools["*"]""");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "ping"), DecisionKind.ItemAllowed, """$.agents.a.allow.tools["*"][0]""");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "db", "query"), DecisionKind.ItemAllowed, "$.agents.a.allow.tools.db[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "web", "query"), DecisionKind.ItemNotAllowed, """$.agents.a.allow.tools["*"]""");
     }
 
     [Theory]
@@ -221,8 +221,8 @@ public sealed class ToolPolicyTests
         PolicySnapshot policy = PolicyFixture.Compile(json);
 
         Assert.True(policy.DecideTool("a", "db", "get_user").IsAllowed);
-        Assert.Equal(DecisionKind.ToolNotAllowed, policy.DecideTool("a", "db", "Get_User").Kind);
-        Assert.Equal(DecisionKind.ToolNotAllowed, policy.DecideTool("a", "db", "GET_USER").Kind);
+        Assert.Equal(DecisionKind.ItemNotAllowed, policy.DecideTool("a", "db", "Get_User").Kind);
+        Assert.Equal(DecisionKind.ItemNotAllowed, policy.DecideTool("a", "db", "GET_USER").Kind);
     }
 
     [Fact]
@@ -232,8 +232,8 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"tools": {"db": ["delete_user", "drop_*"]}}}}}
             """);
 
-        Assert.Equal(DecisionKind.ToolImplicitGrant, policy.DecideTool("a", "db", "Delete_User").Kind);
-        Assert.Equal(DecisionKind.ToolImplicitGrant, policy.DecideTool("a", "db", "DROP_table").Kind);
+        Assert.Equal(DecisionKind.ItemImplicitGrant, policy.DecideTool("a", "db", "Delete_User").Kind);
+        Assert.Equal(DecisionKind.ItemImplicitGrant, policy.DecideTool("a", "db", "DROP_table").Kind);
     }
 
     [Fact]
@@ -243,7 +243,7 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["db"]}, "deny": {"tools": {"DB": ["query"]}}}}}
             """);
 
-        Assert.Equal(DecisionKind.ToolImplicitGrant, policy.DecideTool("a", "db", "query").Kind);
+        Assert.Equal(DecisionKind.ItemImplicitGrant, policy.DecideTool("a", "db", "query").Kind);
     }
 
     [Fact]
@@ -253,7 +253,41 @@ public sealed class ToolPolicyTests
             {"agents": {"a": {"allow": {"servers": ["*"], "tools": {"ghost": ["read"]}}}}}
             """, ["db"]);
 
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "ghost", "read"), DecisionKind.ToolAllowed, "$.agents.a.allow.tools.ghost[0]");
-        PolicyFixture.AssertDecision(policy.DecideTool("a", "ghost", "write"), DecisionKind.ToolNotAllowed, "$.agents.a.allow.tools.ghost");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "ghost", "read"), DecisionKind.ItemAllowed, "$.agents.a.allow.tools.ghost[0]");
+        PolicyFixture.AssertDecision(policy.DecideTool("a", "ghost", "write"), DecisionKind.ItemNotAllowed, "$.agents.a.allow.tools.ghost");
+    }
+
+    [Theory]
+    [InlineData("db", "drop_table", "denied: tool 'drop_table' of server 'db' is denied to agent 'a' by $.agents.a.deny.tools.db[0] ('drop_table')")]
+    [InlineData("db", "delete_user", "denied: tool 'delete_user' of server 'db' is denied to agent 'a' by the pattern at $.agents.a.deny.tools.db[1] ('delete_*')")]
+    [InlineData("db", "get_user", "allowed: tool 'get_user' of server 'db' is listed for agent 'a' at $.agents.a.allow.tools.db[0] ('get_user')")]
+    [InlineData("db", "list_users", "allowed: tool 'list_users' of server 'db' matches the pattern at $.agents.a.allow.tools.db[1] ('list_*')")]
+    [InlineData("db", "query", "denied: tool 'query' of server 'db' matches no entry of $.agents.a.allow.tools.db")]
+    [InlineData("web", "fetch", "allowed: agent 'a' may use server 'web' ($.agents.a.allow.servers[1] ('web')) and no tool list restricts it")]
+    public void Reason_ToolDecisions_KeepTheirWording(string server, string tool, string reason)
+    {
+        PolicySnapshot policy = PolicyFixture.Compile("""
+            {"agents": {"a": {
+              "allow": {"servers": ["db", "web"], "tools": {"db": ["get_user", "list_*"]}},
+              "deny": {"tools": {"db": ["drop_table", "delete_*"]}}
+            }}}
+            """);
+
+        PolicyDecision decision = policy.DecideTool("a", server, tool);
+
+        Assert.Equal(reason, decision.Reason);
+        Assert.Equal(ItemKind.Tool, decision.Item);
+        Assert.Equal(tool, decision.ItemName);
+        Assert.Equal(tool, decision.Tool);
+    }
+
+    [Fact]
+    public void DecideServer_ServerDecision_HasNoItem()
+    {
+        PolicyDecision decision = PolicyFixture.Compile("""{"agents": {"a": {"allow": {"servers": ["db"]}}}}""").DecideServer("a", "db");
+
+        Assert.Equal(ItemKind.Server, decision.Item);
+        Assert.Null(decision.ItemName);
+        Assert.Null(decision.Tool);
     }
 }
