@@ -56,9 +56,12 @@ public class CatalogBenchmarks
     [Benchmark]
     public bool Route_ExposedName() => _catalog.TryRoute("server-042_read_thing_07", out _);
 
-    /// <summary>Routing and the policy decision together: what a tools/call costs before it leaves the gateway.</summary>
+    /// <summary>The whole tool-call decision (identity given, route, policy, budget): what a tools/call costs before it leaves the gateway.</summary>
     [Benchmark]
-    public bool Route_AndDecide() => _warm.Catalog.TryRoute("server-042_read_thing_07", out ToolRoute route) && _warm.IsPermitted("agent-0500", route, out _);
+    public bool Route_AndDecide() => s_gate.Admit(s_gate.Decide(_warm, s_caller, "server-042_read_thing_07")).IsAllowed;
+
+    private static readonly ToolCallGate s_gate = new(CallRateLimiter.Unlimited);
+    private static readonly McpGateway.Identity.Caller s_caller = new("agent-0500", McpGateway.Identity.IdentitySource.ApiKey, "key:00000000");
 
     private GatewayState NewState() =>
         new(_config, _catalog, PromptCatalog.Build([], "_", NullLogger.Instance, []), ResourceCatalog.Build([]), 0, _gatewayTools, ExposureMode.Proxy);

@@ -8,4 +8,6 @@ namespace McpGateway;
 [JsonSerializable(typeof(JsonObject))]
 [JsonSerializable(typeof(JsonNode))]
 [JsonSerializable(typeof(JsonArray))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext;

@@ -13,6 +13,13 @@ public sealed record DiscoveryEnvironment(
     string CurrentDirectory,
     string HomeDirectory)
 {
+    /// <summary>
+    /// Adds the environment-variable layer of the settings (<c>MCP_GATEWAY_SECTION__KEY</c>). Tests replace it with
+    /// an in-memory layer: environment variables are shared by every test running in the process.
+    /// </summary>
+    public Action<Microsoft.Extensions.Configuration.IConfigurationBuilder> AddSettingsVariables { get; init; } =
+        builder => Microsoft.Extensions.Configuration.EnvironmentVariablesExtensions.AddEnvironmentVariables(builder, SettingsLoader.VariablePrefix);
+
     public static DiscoveryEnvironment System { get; } = new(
         Environment.GetEnvironmentVariable,
         File.Exists,
@@ -29,12 +36,21 @@ public static class ConfigDiscovery
 {
     public const string ServersVariable = "GATEWAY_MCP_CONFIG";
     public const string RulesVariable = "GATEWAY_RULES";
+    public const string SettingsVariable = "GATEWAY_SETTINGS";
+    public const string SettingsFileName = "mcp-gateway.settings.json";
 
     public static ConfigLocation FindServersFile(string? flag, DiscoveryEnvironment environment) =>
         Find(flag, "--config", ServersVariable, [".mcp.json"], ["servers.json", ".mcp.json"], environment);
 
     public static ConfigLocation FindRulesFile(string? flag, DiscoveryEnvironment environment) =>
         Find(flag, "--rules", RulesVariable, [".mcp-gateway-rules.json"], ["access_rules.json", ".mcp-gateway-rules.json"], environment);
+
+    /// <summary>
+    /// The settings file is optional: <c>--settings</c>, <c>GATEWAY_SETTINGS</c>, <c>./mcp-gateway.settings.json</c>,
+    /// <c>~/.config/mcp-gateway/settings.json</c>; not finding one means every default applies.
+    /// </summary>
+    public static ConfigLocation FindSettingsFile(string? flag, DiscoveryEnvironment environment) =>
+        Find(flag, "--settings", SettingsVariable, [SettingsFileName], ["settings.json"], environment);
 
     /// <summary>The per-user folder: <c>$XDG_CONFIG_HOME/mcp-gateway</c>, else <c>~/.config/mcp-gateway</c>.</summary>
     public static string UserConfigDirectory(DiscoveryEnvironment environment)

@@ -31,13 +31,25 @@ public static class ConfigurationLoader
     public static ConfigLoadResult<RulesConfig> ParseRules(string file, string json, Func<string, string?> environment) =>
         RulesConfigParser.Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment));
 
-    /// <summary>Loads both files found at <paramref name="servers"/> and <paramref name="rules"/> and compiles the policy.</summary>
+    /// <summary>Loads the servers and rules files and compiles the policy (no settings file: every default applies).</summary>
     /// <param name="defaultAgentOverride">From <c>--default-agent</c>; when null, <c>GATEWAY_DEFAULT_AGENT</c> is read.</param>
     public static ConfigLoadResult<ConfigurationSnapshot> Load(
         ConfigLocation servers,
         ConfigLocation rules,
         Func<string, string?> environment,
-        string? defaultAgentOverride = null)
+        string? defaultAgentOverride = null) =>
+        Load(servers, rules, new ConfigLocation(null, "not used", []), new DiscoveryEnvironment(environment, File.Exists, Environment.CurrentDirectory, string.Empty) { AddSettingsVariables = _ => { } }, defaultAgentOverride);
+
+    /// <summary>Loads the three files found by discovery, checks them against each other and compiles the policy.</summary>
+    /// <param name="defaultAgentOverride">From <c>--default-agent</c>; when null, <c>GATEWAY_DEFAULT_AGENT</c> is read.</param>
+    /// <param name="overrides">Settings given as command-line flags.</param>
+    public static ConfigLoadResult<ConfigurationSnapshot> Load(
+        ConfigLocation servers,
+        ConfigLocation rules,
+        ConfigLocation settings,
+        DiscoveryEnvironment environment,
+        string? defaultAgentOverride = null,
+        IReadOnlyList<SettingOverride>? overrides = null)
     {
         var diagnostics = new List<ConfigDiagnostic>();
         ConfigLoadResult<ServersConfig>? serversResult = null;
@@ -49,7 +61,7 @@ public static class ConfigurationLoader
         }
         else
         {
-            serversResult = LoadServers(servers.Path, environment);
+            serversResult = LoadServers(servers.Path, environment.GetVariable);
             diagnostics.AddRange(serversResult.Diagnostics);
         }
 
@@ -59,11 +71,16 @@ public static class ConfigurationLoader
         }
         else
         {
-            rulesResult = LoadRules(rules.Path, environment);
+            rulesResult = LoadRules(rules.Path, environment.GetVariable);
             diagnostics.AddRange(rulesResult.Diagnostics);
         }
 
-        return Combine(serversResult?.Value, rulesResult?.Value, diagnostics, defaultAgentOverride ?? environment(DefaultAgentVariable));
+        ConfigLoadResult<GatewaySettings> settingsResult = SettingsLoader.Load(settings, environment, overrides, rules.Path);
+        diagnostics.AddRange(settingsResult.Diagnostics);
+        ConfigLoadResult<ConfigurationSnapshot> combined = Combine(serversResult?.Value, rulesResult?.Value, diagnostics, defaultAgentOverride ?? environment.GetVariable(DefaultAgentVariable));
+        return combined.Value is { } snapshot && settingsResult.Value is { } loadedSettings
+            ? combined with { Value = snapshot with { Settings = loadedSettings } }
+            : combined with { Value = null };
     }
 
     /// <summary>Checks two parsed files against each other and compiles the policy.</summary>
@@ -132,7 +149,7 @@ public static class ConfigurationLoader
     private static IEnumerable<RulePattern> ItemServerKeys(AccessListConfig list) =>
         list.Tools.Concat(list.Resources).Concat(list.Prompts).Select(rule => rule.Server);
 
-    private static ConfigDocument? ReadDocument(string path, Func<string, string?> environment, out ConfigDiagnostic? failure)
+    internal static ConfigDocument? ReadDocument(string path, Func<string, string?> environment, out ConfigDiagnostic? failure)
     {
         failure = null;
         try

@@ -1,10 +1,44 @@
 namespace McpGateway.Configuration;
 
-/// <summary>The commented files <c>mcp-gateway init</c> writes. Both load without errors (a test keeps them so).</summary>
+/// <summary>The commented files <c>mcp-gateway init</c> writes. All three load without errors (a test keeps them so).</summary>
 public static class ExampleFiles
 {
     public const string ServersFileName = ".mcp.json";
     public const string RulesFileName = ".mcp-gateway-rules.json";
+    public const string SettingsFileName = ConfigDiscovery.SettingsFileName;
+
+    public const string Settings = """
+        {
+          // Everything that is neither a server nor a rule. Every key is optional; environment variables
+          // (MCP_GATEWAY_SECTION__KEY, e.g. MCP_GATEWAY_AUDIT__FILE) and command-line flags win over this file.
+          "http": {
+            // What `serve` listens on without --http (omit to serve stdio). Beyond loopback, authentication is required.
+            // "listen": "127.0.0.1:8080",
+            "allowedOrigins": []
+          },
+          "authentication": {
+            // API keys: `mcp-gateway keys add --agent NAME` prints a key once and stores its hash in
+            // mcp-gateway.keys.json beside this file (or the file named here). Once that file exists (or a token
+            // issuer is set below), every HTTP request must authenticate, and the X-Agent-Id header and the
+            // agent_id argument may only repeat the authenticated agent.
+            // "apiKeys": { "file": "mcp-gateway.keys.json" },
+            // OAuth 2.1 access tokens (JWT) from your authorization server:
+            // "resource": "https://gateway.example.com/mcp",
+            // "jwt": { "authority": "https://login.example.com", "agentClaim": "client_id", "requiredScopes": ["mcp"] }
+          },
+          "limits": {
+            // New sessions over a limit are refused; open ones are never closed to make room.
+            "sessions": { "total": 10000, "perAgent": 1000, "perClientAddress": 1000, "idleTimeoutSeconds": 1800 },
+            // Tool calls per window for each agent (0: no limit), per-agent overrides, per-tool limits.
+            "rate": { "windowSeconds": 60, "calls": 0, "agents": {}, "tools": {} }
+          },
+          "audit": {
+            // One JSON line per decision and call: a file (rotated by size) or "-" for standard output.
+            // "file": "audit.jsonl",
+            "arguments": false
+          }
+        }
+        """;
 
     public const string Servers = """
         {

@@ -18,7 +18,7 @@ namespace McpGateway.Downstream;
 /// </summary>
 internal sealed partial class DownstreamServer : IAsyncDisposable
 {
-    private const int RequestTimeoutErrorCode = -32001;
+    internal const int RequestTimeoutErrorCode = -32001;
     private const string LegacyProtocolVersion = "2025-11-25";
 
     private readonly GatewayOptions _options;

@@ -88,11 +88,12 @@ internal sealed class ResourceCatalog
 
     /// <summary>
     /// Finds the server a URI belongs to and the URI to send it: a listed resource, a namespaced URI, or a URI that
-    /// one of the servers' templates produces (first match in configuration order).
+    /// one of the servers' templates produces (first match in configuration order). <paramref name="permitted"/> is
+    /// asked with the server and the server's own URI, so the rules judge the URI the server will read.
     /// </summary>
-    public bool TryResolve(string uri, Func<DownstreamServer, bool> permitted, out DownstreamServer server, out string serverUri)
+    public bool TryResolve(string uri, Func<DownstreamServer, string, bool> permitted, out DownstreamServer server, out string serverUri)
     {
-        if (_resourcesByUri.TryGetValue(uri, out ResourceRoute? route) && permitted(route.Server))
+        if (_resourcesByUri.TryGetValue(uri, out ResourceRoute? route) && permitted(route.Server, route.Item.Key))
         {
             (server, serverUri) = (route.Server, route.Item.Key);
             return true;
@@ -101,7 +102,7 @@ internal sealed class ResourceCatalog
         if (uri.StartsWith(NamespaceScheme, StringComparison.Ordinal))
         {
             int slash = uri.IndexOf('/', NamespaceScheme.Length);
-            if (slash > 0 && _serversByName.TryGetValue(Uri.UnescapeDataString(uri[NamespaceScheme.Length..slash]), out DownstreamServer? named) && permitted(named))
+            if (slash > 0 && _serversByName.TryGetValue(Uri.UnescapeDataString(uri[NamespaceScheme.Length..slash]), out DownstreamServer? named) && permitted(named, uri[(slash + 1)..]))
             {
                 (server, serverUri) = (named, uri[(slash + 1)..]);
                 return true;
@@ -110,11 +111,14 @@ internal sealed class ResourceCatalog
 
         foreach (ResourceRoute template in Templates)
         {
-            if (permitted(template.Server) && template.Matcher!.IsMatch(uri))
+            if (template.Matcher!.IsMatch(uri))
             {
-                server = template.Server;
-                serverUri = template.IsNamespaced ? uri[(NamespaceScheme.Length + Uri.EscapeDataString(server.Name).Length + 1)..] : uri;
-                return true;
+                string candidate = template.IsNamespaced ? uri[(NamespaceScheme.Length + Uri.EscapeDataString(template.Server.Name).Length + 1)..] : uri;
+                if (permitted(template.Server, candidate))
+                {
+                    (server, serverUri) = (template.Server, candidate);
+                    return true;
+                }
             }
         }
 

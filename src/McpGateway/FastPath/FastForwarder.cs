@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpGateway.Diagnostics;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
+using McpGateway.Identity;
 using ModelContextProtocol.Protocol;
 
 namespace McpGateway.FastPath;
@@ -15,42 +17,75 @@ namespace McpGateway.FastPath;
 /// a progress token, an identity argument, a server on HTTP or on 2026-07-28...) the full path answers, so every
 /// error and refusal reads exactly as it always does.
 /// </summary>
-internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayOptions options)
+internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayOptions options, ToolCallGate gate, GatewayAudit audit)
 {
-    private const int RequestTimeoutErrorCode = -32001;
-
     private long _taken;
 
-    public string AgentArgument => options.AllowAgentArgument ? options.AgentArgument : "\u0000";
+    /// <summary>The identity argument's name, or a name no JSON key has when the argument is switched off.</summary>
+    public string AgentArgument => options.Identity.AcceptArgument ? options.Identity.ArgumentName : "\u0000";
 
     /// <summary>How many calls the fast path has taken since start (for tests and diagnostics).</summary>
     public long Taken => Interlocked.Read(ref _taken);
 
-    /// <summary>Prepares <paramref name="call"/> for <paramref name="agent"/>, or returns null when the full path must take it.</summary>
-    public Prepared? TryPrepare(FastToolCall call, string? agent, IUpstream upstream)
+    /// <summary>
+    /// Prepares <paramref name="call"/> for <paramref name="caller"/> (identified by the one resolver), or returns null
+    /// when the full path must take it: any refusal (so its error reads exactly as always), a caller that would bind
+    /// the session, or a route without a raw connection. The decision is the gate's, the same the full path makes.
+    /// </summary>
+    public Prepared? TryPrepare(FastToolCall call, in Caller caller, IUpstream upstream, GatewaySession session, string? clientAddress, long receivedAt, int requestBytes)
     {
-        GatewayState state = stateProvider.Current;
-        if (agent is null || state.Mode != ExposureMode.Proxy || !state.Catalog.TryRoute(call.Name, out ToolRoute route) ||
-            !state.IsPermitted(agent, route, out _) || route.Server.FastConnection is not { } connection)
+        if (!caller.IsKnown || caller.BindsSession)
+        {
+            return null;
+        }
+
+        ToolCallDecision decision = gate.Decide(stateProvider.Current, caller, call.Name);
+        if (!decision.IsAllowed || decision.Route!.Server.FastConnection is not { } connection)
         {
             return null;
         }
 
         Interlocked.Increment(ref _taken);
-        return new Prepared(call, route, connection, upstream);
+        return new Prepared(call, gate.Admit(decision), connection, upstream, new AuditFacts(audit, session, clientAddress, receivedAt, requestBytes));
     }
 
+    /// <summary>What the audit record of a fast call needs besides the decision and the outcome.</summary>
+    internal sealed record AuditFacts(GatewayAudit Audit, GatewaySession Session, string? ClientAddress, long ReceivedAt, int RequestBytes);
+
     /// <summary>A call the fast path took: run it to get the complete JSON-RPC response for the agent.</summary>
-    internal sealed class Prepared(FastToolCall call, ToolRoute route, StdioProcessTransport connection, IUpstream upstream)
+    internal sealed class Prepared(FastToolCall call, ToolCallDecision decision, StdioProcessTransport connection, IUpstream upstream, AuditFacts facts)
     {
+        private ToolRoute Route => decision.Route!;
+
         public async Task<byte[]> RunAsync(CancellationToken cancellationToken)
         {
-            TimeSpan timeout = route.Server.CallTimeout;
+            CallOutcome outcome = new(AuditOutcome.Cancelled);
+            byte[]? response = null;
+            try
+            {
+                response = await ForwardAsync(cancellationToken);
+                outcome = facts.Audit.Enabled ? Outcome(response) : default;
+                return response;
+            }
+            finally
+            {
+                facts.Audit.ToolCall(decision, facts.Session, facts.ClientAddress, facts.ReceivedAt, facts.RequestBytes, outcome, AuditArguments());
+            }
+        }
+
+        private async Task<byte[]> ForwardAsync(CancellationToken cancellationToken)
+        {
+            if (decision.Verdict == ToolCallVerdict.RateLimited)
+            {
+                return Error(CallRateLimiter.ErrorCode, CallRateLimiter.Message(decision.Caller.Agent!, decision.RetryAfter, decision.LimitedBy), CallRateLimiter.RetrySeconds(decision.RetryAfter));
+            }
+
+            TimeSpan timeout = Route.Server.CallTimeout;
             using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeoutCts.CancelAfter(timeout);
 
             // Registered like any forwarded call, so log messages and server-to-client requests find their agent.
-            using var inFlight = new DownstreamCall(route.Server, upstream, upstreamProgressToken: null);
+            using var inFlight = new DownstreamCall(Route.Server, upstream, upstreamProgressToken: null);
             byte[] reply;
             try
             {
@@ -58,16 +93,82 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             }
             catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                return Error(RequestTimeoutErrorCode, $"The request to server '{route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
+                return Error(DownstreamServer.RequestTimeoutErrorCode, $"The request to server '{Route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
             }
             catch (IOException)
             {
-                return Error(-32603, $"Server '{route.Server.Name}' closed the connection during the request.");
+                return Error(-32603, $"Server '{Route.Server.Name}' closed the connection during the request.");
             }
 
             // Log messages the server sent during the call reach the agent before its result.
             await inFlight.FlushAsync();
             return BuildResponse(reply);
+        }
+
+        private System.Text.Json.Nodes.JsonNode? AuditArguments() =>
+            facts.Audit.IncludeArguments && !call.Arguments.IsEmpty ? JsonNode.Parse(call.Arguments.Span) : null;
+
+        /// <summary>How the call ended, read from the response the agent gets (only when the audit wants it).</summary>
+        private static CallOutcome Outcome(byte[] response)
+        {
+            var reader = new Utf8JsonReader(response);
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("error"u8))
+                {
+                    int code = 0;
+                    string? message = null;
+                    reader.Read();
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        bool isCode = reader.ValueTextEquals("code"u8), isMessage = reader.ValueTextEquals("message"u8);
+                        reader.Read();
+                        if (isCode && reader.TokenType == JsonTokenType.Number)
+                        {
+                            code = reader.GetInt32();
+                        }
+                        else if (isMessage && reader.TokenType == JsonTokenType.String)
+                        {
+                            message = reader.GetString();
+                        }
+                        else
+                        {
+                            reader.Skip();
+                        }
+                    }
+
+                    return new CallOutcome(code == DownstreamServer.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, code, message, response.Length);
+                }
+
+                if (reader.ValueTextEquals("result"u8))
+                {
+                    reader.Read();
+                    int depth = reader.CurrentDepth;
+                    while (reader.Read() && reader.CurrentDepth > depth)
+                    {
+                        if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("isError"u8))
+                        {
+                            reader.Read();
+                            if (reader.TokenType == JsonTokenType.True)
+                            {
+                                return new CallOutcome(AuditOutcome.ToolError, ResponseBytes: response.Length);
+                            }
+                        }
+                        else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                        {
+                            reader.Skip();
+                        }
+                    }
+
+                    return CallOutcome.Result(response.Length);
+                }
+
+                reader.Read();
+                reader.Skip();
+            }
+
+            return CallOutcome.Result(response.Length);
         }
 
         private byte[] BuildRequest(string id)
@@ -81,7 +182,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
                 writer.WriteRawValue(id, skipInputValidation: true);
                 writer.WriteString("method"u8, "tools/call"u8);
                 writer.WriteStartObject("params"u8);
-                writer.WriteString("name"u8, route.Tool.Name);
+                writer.WriteString("name"u8, Route.Tool.Name);
                 if (!call.Arguments.IsEmpty)
                 {
                     writer.WritePropertyName("arguments"u8);
@@ -151,7 +252,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             return buffer.WrittenSpan.ToArray();
         }
 
-        private byte[] Error(int code, string message)
+        private byte[] Error(int code, string message, int? retryAfterSeconds = null)
         {
             var buffer = new ArrayBufferWriter<byte>(256);
             using (var writer = new Utf8JsonWriter(buffer))
@@ -160,6 +261,14 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
                 writer.WriteStartObject("error"u8);
                 writer.WriteNumber("code"u8, code);
                 writer.WriteString("message"u8, message);
+                if (retryAfterSeconds is int seconds)
+                {
+                    // As the SDK writes the data of the full path's McpProtocolException (CallRateLimiter.Refusal).
+                    writer.WriteStartObject("data"u8);
+                    writer.WriteNumber("retryAfterSeconds"u8, seconds);
+                    writer.WriteEndObject();
+                }
+
                 writer.WriteEndObject();
                 writer.WritePropertyName("id"u8);
                 writer.WriteRawValue(call.Id.Span, skipInputValidation: true);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using McpGateway.Gateway;
+using McpGateway.Identity;
 using Microsoft.Extensions.Logging;
 
 namespace McpGateway.FastPath;
@@ -15,7 +16,8 @@ internal sealed class GatewayStdioServerTransport : JsonLineTransport
     private readonly GatewaySession _session;
     private readonly FastForwarder _forwarder;
     private readonly GatewayStateProvider _stateProvider;
-    private readonly GatewayOptions _options;
+    private readonly CallerResolver _callers;
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _fastCalls = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _closing = new();
     private int _disposed;
@@ -26,19 +28,29 @@ internal sealed class GatewayStdioServerTransport : JsonLineTransport
         GatewaySession session,
         FastForwarder forwarder,
         GatewayStateProvider stateProvider,
-        GatewayOptions options,
+        CallerResolver callers,
+        TimeProvider time,
         ILoggerFactory? loggerFactory)
         : base("stdio", input, output, loggerFactory)
     {
         _session = session;
         _forwarder = forwarder;
         _stateProvider = stateProvider;
-        _options = options;
+        _callers = callers;
+        _time = time;
         Start();
     }
 
     protected override bool TryTakeLine(ReadOnlySpan<byte> line)
     {
+        byte[]? checkedCopy = null;
+        if (line.IndexOf((byte)'{') >= 0 && RequestValidation.FindProblem(checkedCopy = line.ToArray()) is { } problem)
+        {
+            // Refused here, before the SDK or the fast path reads a message whose keys could be read two ways.
+            Enqueue(RequestValidation.ErrorResponse(line, problem));
+            return true;
+        }
+
         if (!_fastCalls.IsEmpty && line.IndexOf("\"notifications/cancelled\""u8) >= 0)
         {
             CancelFastCall(line);
@@ -50,14 +62,16 @@ internal sealed class GatewayStdioServerTransport : JsonLineTransport
             return false;
         }
 
-        byte[] copy = line.ToArray();
+        byte[] copy = checkedCopy ?? line.ToArray();
         if (FastToolCall.TryParse(copy, _forwarder.AgentArgument) is not { } call)
         {
             return false;
         }
 
-        string? agent = _options.FixedAgent ?? _session.BoundAgent ?? _stateProvider.Current.Policy.DefaultAgent;
-        if (_session.Server is not { } server || _forwarder.TryPrepare(call, agent, new SessionUpstream(server, _session)) is not { } prepared)
+        // The fast path takes only calls without an identity argument: the process's fixed agent or the session's decide.
+        Caller caller = _callers.Resolve(IdentityClaims.None, _session.Identity, _stateProvider.Current.Policy);
+        if (caller.IsRefused || _session.Server is not { } server ||
+            _forwarder.TryPrepare(call, caller, new SessionUpstream(server, _session), _session, null, _time.GetTimestamp(), copy.Length) is not { } prepared)
         {
             return false;
         }

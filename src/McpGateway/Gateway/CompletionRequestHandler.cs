@@ -20,12 +20,13 @@ internal sealed class CompletionRequestHandler(GatewayStateProvider stateProvide
         }
 
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        Caller identity = agents.Identify(state, request);
+        request.Audit.Caller = identity;
         DownstreamServer? server = null;
         switch (type)
         {
             case "ref/prompt" when GatewayTools.TryGetString(reference, "name", out string name):
-                if (state.Prompts.TryRoute(name, out PromptRoute prompt) && prompt.Available && state.MayUse(identity.Agent, prompt.Server))
+                if (state.Prompts.TryRoute(name, out PromptRoute prompt) && state.MayGetPrompt(identity.Agent, prompt))
                 {
                     server = prompt.Server;
                     reference["name"] = prompt.Prompt.Key;
@@ -33,12 +34,12 @@ internal sealed class CompletionRequestHandler(GatewayStateProvider stateProvide
 
                 break;
             case "ref/resource" when GatewayTools.TryGetString(reference, "uri", out string uri):
-                if (state.Resources.TryFindTemplate(uri, out ResourceRoute template) && template.Available && state.MayUse(identity.Agent, template.Server))
+                if (state.Resources.TryFindTemplate(uri, out ResourceRoute template) && template.Available && state.MayReadResource(identity.Agent, template.Server, template.Item.Key))
                 {
                     server = template.Server;
                     reference["uri"] = template.Item.Key;
                 }
-                else if (state.Resources.TryResolve(uri, s => s.IsReady && state.MayUse(identity.Agent, s), out DownstreamServer owner, out string serverUri))
+                else if (state.Resources.TryResolve(uri, (s, candidate) => s.IsReady && state.MayReadResource(identity.Agent, s, candidate), out DownstreamServer owner, out string serverUri))
                 {
                     server = owner;
                     reference["uri"] = serverUri;
@@ -49,11 +50,13 @@ internal sealed class CompletionRequestHandler(GatewayStateProvider stateProvide
 
         if (server is null)
         {
+            request.Audit.Deny(identity.Agent is null ? "no-identity" : "unknown", identity.Agent is null ? identity.Message : "no such prompt or template, or the rules do not grant it");
             throw new McpProtocolException(
-                identity.Agent is null ? identity.Error! : "Unknown reference: no prompt or resource template of that name that you may use.",
+                identity.Agent is null ? identity.Message! : "Unknown reference: no prompt or resource template of that name that you may use.",
                 McpErrorCode.InvalidParams);
         }
 
+        request.Audit.Server = server.Name;
         return await Forwarding.SendAsync(server, RequestMethods.CompletionComplete, request.Params!, request.Upstream, server.CallTimeout, cancellationToken);
     }
 }

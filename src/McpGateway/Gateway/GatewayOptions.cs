@@ -1,3 +1,5 @@
+using McpGateway.Identity;
+
 namespace McpGateway.Gateway;
 
 /// <summary>What agents see.</summary>
@@ -18,20 +20,8 @@ public sealed record GatewayOptions
     /// <summary>Between prefix and tool name in exposed names.</summary>
     public string Separator { get; init; } = "_";
 
-    /// <summary>The tool argument that names the calling agent; removed before forwarding.</summary>
-    public string AgentArgument { get; init; } = "agent_id";
-
-    /// <summary>The HTTP header that names the calling agent (self-asserted).</summary>
-    public string AgentHeader { get; init; } = "X-Agent-Id";
-
-    /// <summary>Accept the self-asserted identity argument.</summary>
-    public bool AllowAgentArgument { get; init; } = true;
-
-    /// <summary>Accept the self-asserted identity header.</summary>
-    public bool AllowAgentHeader { get; init; } = true;
-
-    /// <summary>The agent a stdio gateway process acts as (<c>serve --agent</c>); nothing can override it.</summary>
-    public string? FixedAgent { get; init; }
+    /// <summary>Which identity sources are accepted, and under which names.</summary>
+    public IdentityOptions Identity { get; init; } = new();
 
     /// <summary>Start timeout for servers that do not set <c>startTimeoutMs</c>.</summary>
     public TimeSpan DefaultStartTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using McpGateway.Diagnostics;
+using McpGateway.Downstream;
+using McpGateway.Identity;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
@@ -22,6 +25,8 @@ internal sealed partial class GatewayRequestFilter(
     TasksRequestHandler tasks,
     MultiRoundTrip roundTrips,
     GatewayOptions options,
+    GatewayAudit audit,
+    TimeProvider time,
     ILogger<GatewayRequestFilter> logger,
     IHttpContextAccessor? httpContextAccessor = null)
 {
@@ -40,29 +45,61 @@ internal sealed partial class GatewayRequestFilter(
             session.LogLevel = message.Context?.LogLevel is { } requestLevel ? LogLevels.Name(requestLevel) : null;
         }
 
-        var request = new GatewayRequest(session, message, HeaderAgent(), new SessionUpstream(context.Server, session));
+        HttpContext? http = httpContextAccessor?.HttpContext;
+        var request = new GatewayRequest(session, message, HttpIdentity.ClaimsOf(http, message.Context?.User, options.Identity), new SessionUpstream(context.Server, session))
+        {
+            ClientAddress = HttpIdentity.ClientAddress(http) ?? session.ClientAddress,
+            ReceivedAt = time.GetTimestamp(),
+        };
 
         // An agent that drops its HTTP request has given up on it: the call downstream is cancelled too, whether or
         // not the client also sends notifications/cancelled (the SDK's client does not, on stateful HTTP).
-        using CancellationTokenSource? linked = httpContextAccessor?.HttpContext is { } http
+        using CancellationTokenSource? linked = http is not null
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, http.RequestAborted)
             : null;
         CancellationToken token = linked?.Token ?? cancellationToken;
+        CallOutcome outcome = new(AuditOutcome.Cancelled);
+        JsonNode? result = null;
         try
         {
-            JsonNode? result = MultiRoundTrip.Applies(agentVersion) && MayAskForInput(message.Method)
+            result = MultiRoundTrip.Applies(agentVersion) && MayAskForInput(message.Method)
                 ? await roundTrips.RunAsync(request, DispatchAsync, token)
                 : await DispatchAsync(request, token);
             ProtocolEras.AdaptResult(result, agentVersion);
+            outcome = new CallOutcome(IsToolError(message.Method, result) ? AuditOutcome.ToolError : AuditOutcome.Result, ResponseBytes: audit.Enabled ? Size(result) : 0);
             await context.Server.SendMessageAsync(new JsonRpcResponse { Id = message.Id, Result = result }, cancellationToken);
         }
-        catch (Exception ex) when (ex is not McpException and not OperationCanceledException)
+        catch (McpProtocolException ex)
+        {
+            outcome = new CallOutcome((int)ex.ErrorCode == DownstreamServer.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)ex.ErrorCode, ex.Message);
+            throw;
+        }
+        catch (McpException ex)
+        {
+            outcome = new CallOutcome(AuditOutcome.ProtocolError, (int)McpErrorCode.InternalError, ex.Message);
+            throw;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The SDK answers unexpected exceptions with a bare "An error occurred."; the cause belongs in the log.
+            outcome = new CallOutcome(AuditOutcome.ProtocolError, (int)McpErrorCode.InternalError, ex.GetType().Name);
             LogUnexpected(logger, message.Method, ex);
             throw;
         }
+        finally
+        {
+            if (audit.Enabled)
+            {
+                audit.Request(request, outcome, http?.Request.ContentLength ?? Size(message.Params));
+            }
+        }
     };
+
+    private static bool IsToolError(string method, JsonNode? result) =>
+        method == RequestMethods.ToolsCall && result is JsonObject obj && obj["isError"] is JsonValue flag && flag.GetValueKind() == System.Text.Json.JsonValueKind.True;
+
+    private static long Size(JsonNode? node) =>
+        node is null ? 0 : System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node, GatewayJsonContext.Default.JsonNode).Length;
 
     /// <summary>Requests during which a downstream server may ask the agent for input (sampling, elicitation, roots).</summary>
     private static bool MayAskForInput(string method) => method is
@@ -91,20 +128,6 @@ internal sealed partial class GatewayRequestFilter(
         RequestMethods.LoggingSetLevel => await logging.SetLevelAsync(request, cancellationToken),
         _ => await tasks.HandleAsync(request, cancellationToken),
     };
-
-    private string? HeaderAgent() => HeaderAgent(options, httpContextAccessor);
-
-    /// <summary>The agent named in the current HTTP request's identity header, when headers may name agents.</summary>
-    internal static string? HeaderAgent(GatewayOptions options, IHttpContextAccessor? httpContextAccessor)
-    {
-        if (!options.AllowAgentHeader || httpContextAccessor?.HttpContext is not { } http)
-        {
-            return null;
-        }
-
-        string value = http.Request.Headers[options.AgentHeader].ToString();
-        return value.Length == 0 ? null : value;
-    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure handling '{Method}'.")]
     private static partial void LogUnexpected(ILogger logger, string method, Exception exception);

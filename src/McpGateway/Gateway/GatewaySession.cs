@@ -1,22 +1,51 @@
+using System.Security.Cryptography;
+using System.Text;
+using McpGateway.Identity;
 using ModelContextProtocol.Server;
 
 namespace McpGateway.Gateway;
 
 /// <summary>
 /// What the gateway remembers about one agent connection: a stdio process, a stateful HTTP session, or (stateless)
-/// a single request. A session binds to the first known agent that names itself and never changes agent afterwards.
+/// a single request. A session binds to one agent (at creation for an authenticated caller, else to the first known
+/// agent that names itself) and never changes agent afterwards; an authenticated session belongs to the credential
+/// that created it.
 /// </summary>
 internal sealed class GatewaySession(bool stateless)
 {
     private string? _boundAgent;
+    private string? _sessionId;
 
     /// <summary>Stateless sessions last one request: they never bind and receive no notifications.</summary>
     public bool IsStateless { get; } = stateless;
 
     public string? BoundAgent => Volatile.Read(ref _boundAgent);
 
-    /// <summary>The Mcp-Session-Id of a stateful HTTP session.</summary>
-    public string? SessionId { get; set; }
+    /// <summary>The user id of the credential that created the session (see <see cref="GatewayClaims.UserId"/>); null when unauthenticated.</summary>
+    public string? Owner { get; init; }
+
+    /// <summary>The address of the client that created the session.</summary>
+    public string? ClientAddress { get; init; }
+
+    /// <summary>What the session established, as the identity resolver reads it.</summary>
+    public SessionIdentity Identity => new(BoundAgent, Owner, !IsStateless);
+
+    /// <summary>The Mcp-Session-Id of a stateful HTTP session. A secret: never log or audit it, use <see cref="Fingerprint"/>.</summary>
+    public string? SessionId
+    {
+        get => _sessionId;
+        set
+        {
+            _sessionId = value;
+            Fingerprint = value is null ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)))[..12];
+        }
+    }
+
+    /// <summary>A short hash of the session id: the same session is recognisable in the audit and logs, and its id cannot be read back.</summary>
+    public string? Fingerprint { get; private set; }
+
+    /// <summary>The slot this session holds under the session limits; released when the session ends.</summary>
+    public IDisposable? Admission { get; set; }
 
     /// <summary>The SDK server of this session, once it runs; used to send list-changed notifications.</summary>
     public McpServer? Server { get; set; }

@@ -71,12 +71,17 @@ internal sealed class GatewayState
         return _lists.TryGetValue(key, out JsonElement cached) ? cached : _lists.GetOrAdd(key, Build(kind, policy));
     }
 
-    /// <summary>True when <paramref name="agent"/> may call <paramref name="route"/>: the same decision that filters the list.</summary>
-    public bool IsPermitted(string agent, ToolRoute route, out PolicyDecision decision)
-    {
-        decision = Policy.DecideTool(agent, route.Server.Name, route.Tool.Name);
-        return decision.IsAllowed;
-    }
+    /// <summary>True when <paramref name="agent"/> may get <paramref name="route"/>'s prompt: the same decision that filters the list.</summary>
+    public bool MayGetPrompt(string? agent, PromptRoute route) =>
+        agent is not null && route.Available && Policy.DecidePrompt(agent, route.Server.Name, route.Prompt.Key).IsAllowed;
+
+    /// <summary>
+    /// True when <paramref name="agent"/> may read <paramref name="serverUri"/> (the server's own URI; for a template,
+    /// its URI template) of <paramref name="server"/>: the decision that filters resource lists, guards reads, and
+    /// decides subscriptions and completions of templates.
+    /// </summary>
+    public bool MayReadResource(string? agent, DownstreamServer server, string serverUri) =>
+        agent is not null && Policy.DecideResource(agent, server.Name, serverUri).IsAllowed;
 
     private JsonElement Build(ListKind kind, AgentPolicy? policy)
     {
@@ -107,7 +112,7 @@ internal sealed class GatewayState
                 case ListKind.Prompts:
                     foreach (PromptRoute route in Prompts.Routes)
                     {
-                        if (route.Available && policy?.DecideServer(route.Server.Name).IsAllowed == true)
+                        if (route.Available && policy?.DecidePrompt(route.Server.Name, route.Prompt.Key).IsAllowed == true)
                         {
                             writer.WriteRawValue(route.ExposedDefinitionUtf8, skipInputValidation: true);
                         }
@@ -117,7 +122,7 @@ internal sealed class GatewayState
                 default:
                     foreach (ResourceRoute route in kind == ListKind.Resources ? Resources.Resources : Resources.Templates)
                     {
-                        if (route.Available && policy?.DecideServer(route.Server.Name).IsAllowed == true)
+                        if (route.Available && policy?.DecideResource(route.Server.Name, route.Item.Key).IsAllowed == true)
                         {
                             writer.WriteRawValue(route.ExposedDefinitionUtf8, skipInputValidation: true);
                         }

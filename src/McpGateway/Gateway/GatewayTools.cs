@@ -209,9 +209,9 @@ internal sealed class GatewayTools
                 result[name] = schema;
             }
 
-            if (_options.AllowAgentArgument)
+            if (_options.Identity.AcceptArgument)
             {
-                result[_options.AgentArgument] = AgentProperty();
+                result[_options.Identity.ArgumentName] = AgentProperty();
             }
 
             return result;

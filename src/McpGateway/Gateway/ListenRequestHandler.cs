@@ -30,15 +30,17 @@ internal sealed partial class ListenRequestHandler(
     {
         JsonRpcRequest request = context.JsonRpcRequest;
         SubscriptionsListenNotifications wanted = context.Params?.Notifications ?? new SubscriptionsListenNotifications();
-        string? headerAgent = GatewayRequestFilter.HeaderAgent(options, httpContextAccessor);
-        AgentIdentity identity = agents.Identify(stateProvider.Current, requestSession, headerAgent, argumentAgent: null);
+        HttpContext? http = httpContextAccessor?.HttpContext;
+        IdentityClaims claims = HttpIdentity.ClaimsOf(http, request.Context?.User, options.Identity);
+        var listenRequest = new GatewayRequest(requestSession, request, claims, new SessionUpstream(context.Server, requestSession)) { ClientAddress = HttpIdentity.ClientAddress(http) };
+        Caller identity = agents.Identify(stateProvider.Current, listenRequest);
         if (identity.Agent is null)
         {
-            throw new McpProtocolException(identity.Error!, McpErrorCode.InvalidParams);
+            throw new McpProtocolException(identity.Message!, McpErrorCode.InvalidParams);
         }
 
         // The agent dropping its HTTP request ends the subscription, whether or not it also sends notifications/cancelled.
-        using CancellationTokenSource? linked = httpContextAccessor?.HttpContext is { } http
+        using CancellationTokenSource? linked = http is not null
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, http.RequestAborted)
             : null;
         CancellationToken token = linked?.Token ?? cancellationToken;
@@ -51,6 +53,8 @@ internal sealed partial class ListenRequestHandler(
         };
         var stream = new GatewaySession(stateless: false)
         {
+            Owner = requestSession.Owner ?? claims.Principal?.UserId,
+            ClientAddress = listenRequest.ClientAddress,
             Server = context.Server,
             Listen = new ListenStream(request.Id, granted),
         };
@@ -60,7 +64,7 @@ internal sealed partial class ListenRequestHandler(
             var subscribed = new List<string>();
             foreach (string uri in wanted.ResourceSubscriptions ?? [])
             {
-                if (await TrySubscribeAsync(stream, context.Server, headerAgent, uri, token))
+                if (await TrySubscribeAsync(stream, context.Server, claims, uri, token))
                 {
                     subscribed.Add(uri);
                 }
@@ -89,12 +93,12 @@ internal sealed partial class ListenRequestHandler(
     };
 
     /// <summary>Subscribes the stream to one resource; false (and nothing granted) when the agent may not read it.</summary>
-    private async Task<bool> TrySubscribeAsync(GatewaySession stream, McpServer server, string? headerAgent, string uri, CancellationToken cancellationToken)
+    private async Task<bool> TrySubscribeAsync(GatewaySession stream, McpServer server, IdentityClaims claims, string uri, CancellationToken cancellationToken)
     {
         var subscribe = new JsonRpcRequest { Method = RequestMethods.ResourcesSubscribe, Params = new JsonObject { ["uri"] = uri } };
         try
         {
-            await resources.SubscribeAsync(new GatewayRequest(stream, subscribe, headerAgent, new SessionUpstream(server, stream)), subscribe: true, cancellationToken);
+            await resources.SubscribeAsync(new GatewayRequest(stream, subscribe, claims, new SessionUpstream(server, stream)), subscribe: true, cancellationToken);
             return true;
         }
         catch (McpException ex)

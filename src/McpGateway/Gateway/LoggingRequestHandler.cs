@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using McpGateway.Downstream;
+using McpGateway.Identity;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -27,7 +28,9 @@ internal sealed partial class LoggingRequestHandler(
 
         request.Session.LogLevel = level;
         GatewayState state = stateProvider.Current;
-        string? agent = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null).Agent;
+        Caller caller = agents.Identify(state, request);
+        request.Audit.Caller = caller;
+        string? agent = caller.Agent;
         var updates = new List<Task>();
         foreach (DownstreamServer server in state.Servers.Values)
         {

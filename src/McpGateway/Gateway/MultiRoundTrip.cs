@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Downstream;
+using McpGateway.Identity;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
@@ -15,7 +16,7 @@ namespace McpGateway.Gateway;
 /// resumes it when the agent retries the call with its <c>inputResponses</c> and the <c>requestState</c> it was given.
 /// The state is an unguessable key to the waiting call, good for one retry and for <see cref="s_retryWindow"/>.
 /// </summary>
-internal sealed class MultiRoundTrip
+internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvider stateProvider)
 {
     private static readonly TimeSpan s_retryWindow = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, Continuation> _waiting = new(StringComparer.Ordinal);
@@ -78,7 +79,12 @@ internal sealed class MultiRoundTrip
         return JsonSerializer.SerializeToNode(result, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(InputRequiredResult)));
     }
 
-    private static string? AgentOf(GatewayRequest request) => request.Session.BoundAgent ?? request.HeaderAgent;
+    /// <summary>Who may resume a waiting call: the same agent with the same credential, decided as for any request.</summary>
+    private string? AgentOf(GatewayRequest request)
+    {
+        Caller caller = callers.Resolve(request.Claims, request.Session.Identity, stateProvider.Current.Policy);
+        return caller.Agent is null ? null : caller.Agent + "\0" + caller.CredentialId;
+    }
 
     private static string NewKey() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 

@@ -16,7 +16,8 @@ internal sealed class PromptsRequestHandler(GatewayStateProvider stateProvider, 
     public JsonObject List(GatewayRequest request)
     {
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        Caller identity = agents.Identify(state, request);
+        request.Audit.Caller = identity;
         return new JsonObject { ["prompts"] = JsonArray.Create(state.ListFor(ListKind.Prompts, identity.Agent)) };
     }
 
@@ -28,12 +29,17 @@ internal sealed class PromptsRequestHandler(GatewayStateProvider stateProvider, 
         }
 
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
-        if (!state.Prompts.TryRoute(name, out PromptRoute route) || !route.Available || !state.MayUse(identity.Agent, route.Server))
+        Caller identity = agents.Identify(state, request);
+        request.Audit.Caller = identity;
+        request.Audit.Item = name;
+        if (!state.Prompts.TryRoute(name, out PromptRoute route) || !state.MayGetPrompt(identity.Agent, route))
         {
-            throw new McpProtocolException(identity.Agent is null ? identity.Error! : $"Unknown prompt: '{name}'", McpErrorCode.InvalidParams);
+            request.Audit.Deny(identity.Agent is null ? "no-identity" : "unknown", identity.Agent is null ? identity.Message : "no such prompt, or the rules do not grant it");
+            throw new McpProtocolException(identity.Agent is null ? identity.Message! : $"Unknown prompt: '{name}'", McpErrorCode.InvalidParams);
         }
 
+        request.Audit.Server = route.Server.Name;
+        request.Audit.OriginalItem = route.Prompt.Key;
         parameters["name"] = route.Prompt.Key;
         return await Forwarding.SendAsync(route.Server, RequestMethods.PromptsGet, parameters, request.Upstream, route.Server.CallTimeout, cancellationToken);
     }

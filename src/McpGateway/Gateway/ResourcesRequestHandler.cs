@@ -98,7 +98,8 @@ internal sealed partial class ResourcesRequestHandler(
     private System.Text.Json.JsonElement ListFor(GatewayRequest request, ListKind kind)
     {
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        Caller identity = agents.Identify(state, request);
+        request.Audit.Caller = identity;
         return state.ListFor(kind, identity.Agent);
     }
 
@@ -110,17 +111,22 @@ internal sealed partial class ResourcesRequestHandler(
         }
 
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        Caller identity = agents.Identify(state, request);
+        request.Audit.Caller = identity;
         if (identity.Agent is null)
         {
-            throw new McpProtocolException(identity.Error!, McpErrorCode.InvalidParams);
+            throw new McpProtocolException(identity.Message!, McpErrorCode.InvalidParams);
         }
 
-        if (!state.Resources.TryResolve(uri, s => s.IsReady && state.MayUse(identity.Agent, s), out DownstreamServer server, out string serverUri))
+        request.Audit.Item = uri;
+        if (!state.Resources.TryResolve(uri, (s, candidate) => s.IsReady && state.MayReadResource(identity.Agent, s, candidate), out DownstreamServer server, out string serverUri))
         {
+            request.Audit.Deny("unknown", "no such resource, or the rules do not grant it");
             throw new McpProtocolException($"Resource not found: '{uri}'", McpErrorCode.ResourceNotFound);
         }
 
+        request.Audit.Server = server.Name;
+        request.Audit.OriginalItem = serverUri;
         return (server, uri, serverUri, parameters);
     }
 

@@ -28,12 +28,13 @@ internal sealed class TasksRequestHandler(GatewayStateProvider stateProvider, Ag
     private readonly ConcurrentDictionary<string, TaskOwner> _tasks = new(StringComparer.Ordinal);
     private int _sincePrune;
 
-    private sealed record TaskOwner(DownstreamServer Server, string Agent, DateTimeOffset Expires);
+    /// <summary>Who made a task, with which tool: each later request about it is decided for that tool again (rules change).</summary>
+    private sealed record TaskOwner(DownstreamServer Server, string Agent, string Tool, DateTimeOffset Expires);
 
     public static bool Handles(string method) => method is Get or Result or List or Cancel;
 
     /// <summary>Remembers the task in a <c>tools/call</c> result (a <c>CreateTaskResult</c>), if there is one.</summary>
-    public void Remember(DownstreamServer server, string agent, JsonNode? result)
+    public void Remember(DownstreamServer server, string agent, string tool, JsonNode? result)
     {
         if (result is not JsonObject { } obj || obj["task"] is not JsonObject task || !TryGetString(task, "taskId", out string taskId))
         {
@@ -43,7 +44,7 @@ internal sealed class TasksRequestHandler(GatewayStateProvider stateProvider, Ag
         TimeSpan ttl = task["ttl"] is JsonValue ttlValue && ttlValue.GetValueKind() == JsonValueKind.Number && ttlValue.TryGetValue(out long ms) && ms > 0
             ? TimeSpan.FromMilliseconds(Math.Min(ms, (long)s_defaultTtl.TotalMilliseconds))
             : s_defaultTtl;
-        _tasks[taskId] = new TaskOwner(server, agent, time.GetUtcNow() + ttl + s_grace);
+        _tasks[taskId] = new TaskOwner(server, agent, tool, time.GetUtcNow() + ttl + s_grace);
         if (Interlocked.Increment(ref _sincePrune) % PruneEvery == 0)
         {
             Prune();
@@ -53,10 +54,11 @@ internal sealed class TasksRequestHandler(GatewayStateProvider stateProvider, Ag
     public async Task<JsonNode?> HandleAsync(GatewayRequest request, CancellationToken cancellationToken)
     {
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, request.Session, request.HeaderAgent, argumentAgent: null);
+        Caller identity = agents.Identify(state, request);
+        request.Audit.Caller = identity;
         if (identity.Agent is null)
         {
-            throw new McpProtocolException(identity.Error!, McpErrorCode.InvalidParams);
+            throw new McpProtocolException(identity.Message!, McpErrorCode.InvalidParams);
         }
 
         string method = request.Message.Method;
@@ -71,7 +73,7 @@ internal sealed class TasksRequestHandler(GatewayStateProvider stateProvider, Ag
         }
 
         if (!_tasks.TryGetValue(taskId, out TaskOwner? owner) || owner.Agent != identity.Agent ||
-            !state.Servers.TryGetValue(owner.Server.Name, out DownstreamServer? server) || !ReferenceEquals(server, owner.Server) || !state.MayUse(identity.Agent, server))
+            !state.Servers.TryGetValue(owner.Server.Name, out DownstreamServer? server) || !ReferenceEquals(server, owner.Server) || !state.Policy.DecideTool(identity.Agent, server.Name, owner.Tool).IsAllowed)
         {
             throw new McpProtocolException($"Unknown task: '{taskId}'", McpErrorCode.InvalidParams);
         }
@@ -86,7 +88,7 @@ internal sealed class TasksRequestHandler(GatewayStateProvider stateProvider, Ag
     private async Task<JsonNode?> ListAsync(string agent, GatewayRequest request, CancellationToken cancellationToken)
     {
         GatewayState state = stateProvider.Current;
-        var mine = _tasks.Where(entry => entry.Value.Agent == agent).ToList();
+        var mine = _tasks.Where(entry => entry.Value.Agent == agent && state.Policy.DecideTool(agent, entry.Value.Server.Name, entry.Value.Tool).IsAllowed).ToList();
         var tasks = new JsonArray();
         foreach (IGrouping<DownstreamServer, KeyValuePair<string, TaskOwner>> group in mine.GroupBy(entry => entry.Value.Server))
         {

@@ -18,6 +18,7 @@ internal sealed partial class ToolsRequestHandler(
     GatewayOptions options,
     GatewayTools gatewayTools,
     AgentResolver agents,
+    ToolCallGate gate,
     TasksRequestHandler tasks,
     ILogger<ToolsRequestHandler> logger)
 {
@@ -28,15 +29,15 @@ internal sealed partial class ToolsRequestHandler(
     {
         GatewaySession session = request.Session;
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, session, request.HeaderAgent, argumentAgent: null);
+        Caller caller = agents.Identify(state, request);
+        request.Audit.Caller = caller;
         session.ListedVersion = state.Version;
         // A JsonArray over a JsonElement writes the element as is: the cached list is never copied or re-serialised node by node.
-        return new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(identity.Agent)) };
+        return new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(caller.Agent)) };
     }
 
     public async Task<JsonNode?> CallToolAsync(GatewayRequest request, CancellationToken cancellationToken)
     {
-        GatewaySession session = request.Session;
         if (request.Params is not JsonObject parameters || !GatewayTools.TryGetString(parameters, "name", out string name))
         {
             throw new McpProtocolException("tools/call needs params with a tool 'name'.", McpErrorCode.InvalidParams);
@@ -50,55 +51,61 @@ internal sealed partial class ToolsRequestHandler(
 
         string? argumentAgent = TakeAgentArgument(arguments);
         GatewayState state = stateProvider.Current;
-        AgentIdentity identity = agents.Identify(state, session, request.HeaderAgent, argumentAgent);
+        request.Audit.Item = name;
+        Caller caller = agents.Identify(state, request, argumentAgent);
+        request.Audit.Caller = caller;
 
         if (GatewayTools.IsGatewayTool(name))
         {
-            return await CallGatewayToolAsync(state, request, identity, name, arguments, cancellationToken);
+            return await CallGatewayToolAsync(state, request, caller, name, arguments, cancellationToken);
         }
 
-        if (identity.Agent is null)
+        ToolCallDecision decision = gate.Admit(gate.Decide(state, caller, name));
+        request.Audit.Tool = decision;
+        request.Audit.Arguments = arguments;
+        if (!decision.IsAllowed)
         {
-            throw new McpProtocolException(identity.Error!, McpErrorCode.InvalidParams);
+            if (decision.Verdict == ToolCallVerdict.UnknownTool)
+            {
+                LogDenied(logger, caller.Agent!, name);
+            }
+
+            throw ToolCallGate.Refusal(decision);
         }
 
-        // Only listed tools are callable: in discovery mode nothing downstream is listed, so nothing is callable by name.
-        if (state.Mode != ExposureMode.Proxy || !state.Catalog.TryRoute(name, out ToolRoute route) || !state.IsPermitted(identity.Agent, route, out PolicyDecision decision))
-        {
-            LogDenied(logger, identity.Agent, name);
-            throw new McpProtocolException($"Unknown tool: '{name}'", McpErrorCode.InvalidParams);
-        }
-
-        agents.Bind(session, state, identity);
-        LogCall(logger, identity.Agent, route.Server.Name, route.Tool.Name, decision.Kind);
+        ToolRoute route = decision.Route!;
+        agents.Bind(request.Session, caller);
+        LogCall(logger, caller.Agent!, route.Server.Name, route.Tool.Name, decision.Policy.Kind);
         parameters["name"] = route.Tool.Name;
         JsonNode? result = await ForwardAsync(route, parameters, request.Upstream, timeout: null, cancellationToken);
         if (parameters.ContainsKey("task"))
         {
-            tasks.Remember(route.Server, identity.Agent, result);
+            tasks.Remember(route.Server, caller.Agent!, route.Tool.Name, result);
         }
 
         return result;
     }
 
-    private async Task<JsonNode?> CallGatewayToolAsync(GatewayState state, GatewayRequest request, AgentIdentity identity, string name, JsonObject? arguments, CancellationToken cancellationToken)
+    private async Task<JsonNode?> CallGatewayToolAsync(GatewayState state, GatewayRequest request, Caller caller, string name, JsonObject? arguments, CancellationToken cancellationToken)
     {
-        if (identity.Agent is null)
+        if (caller.Agent is null)
         {
-            return ToolResults.Error(identity.Error!);
+            request.Audit.Deny("no-identity", caller.Message);
+            return ToolResults.Error(caller.Message!);
         }
 
-        AgentPolicy? agent = state.Policy.FindAgent(identity.Agent);
+        AgentPolicy? agent = state.Policy.FindAgent(caller.Agent);
         if (agent is null)
         {
             // Unknown agents get nothing, told in the same words whatever they ask for.
-            LogUnknownAgent(logger, identity.Agent, name);
+            LogUnknownAgent(logger, caller.Agent, name);
+            request.Audit.Deny("unknown-agent", $"agent '{caller.Agent}' is not in the access rules");
             return name == GatewayTools.ListServers
                 ? ToolResults.Structured(new JsonObject { ["servers"] = new JsonArray() })
                 : ToolResults.Error(GatewayTools.TryGetString(arguments, "server", out string s) ? GatewayTools.UnknownServerMessage(s) : "Unknown server.");
         }
 
-        agents.Bind(request.Session, state, identity);
+        agents.Bind(request.Session, caller);
         switch (name)
         {
             case GatewayTools.ListServers:
@@ -106,11 +113,11 @@ internal sealed partial class ToolsRequestHandler(
             case GatewayTools.GetServerTools:
                 return gatewayTools.RunGetServerTools(state, agent, arguments);
             default:
-                return await RunExecuteToolAsync(state, agent, arguments, request, cancellationToken);
+                return await RunExecuteToolAsync(state, caller, arguments, request, cancellationToken);
         }
     }
 
-    private async Task<JsonNode?> RunExecuteToolAsync(GatewayState state, AgentPolicy agent, JsonObject? arguments, GatewayRequest request, CancellationToken cancellationToken)
+    private async Task<JsonNode?> RunExecuteToolAsync(GatewayState state, Caller caller, JsonObject? arguments, GatewayRequest request, CancellationToken cancellationToken)
     {
         if (!GatewayTools.TryGetString(arguments, "server", out string server) || !GatewayTools.TryGetString(arguments, "tool", out string tool))
         {
@@ -127,7 +134,16 @@ internal sealed partial class ToolsRequestHandler(
 
             toolArguments = argsObject;
             arguments.Remove("args");
-            TakeAgentArgument(toolArguments);
+            if (TakeAgentArgument(toolArguments) is { } nested && nested != caller.Agent)
+            {
+                // The identity argument inside args must name the same agent as the call itself.
+                Caller refused = agents.Resolve(state, request, nested);
+                if (refused.IsRefused || refused.Agent != caller.Agent)
+                {
+                    request.Audit.Deny("refused", $"'{options.Identity.ArgumentName}' inside args names another agent");
+                    return ToolResults.Error(refused.Message ?? $"'{options.Identity.ArgumentName}' inside args names another agent than this call.");
+                }
+            }
         }
 
         TimeSpan? timeout = null;
@@ -141,19 +157,23 @@ internal sealed partial class ToolsRequestHandler(
             timeout = TimeSpan.FromMilliseconds(ms);
         }
 
-        if (!agent.DecideServer(server).IsAllowed || state.Config.Servers.Find(server) is not { Enabled: true })
+        ToolCallDecision decision = gate.Admit(gate.Decide(state, caller, server, tool));
+        request.Audit.Tool = decision;
+        request.Audit.Arguments = toolArguments;
+        switch (decision.Verdict)
         {
-            LogDenied(logger, agent.Name, server + "/" + tool);
-            return ToolResults.Error(GatewayTools.UnknownServerMessage(server));
+            case ToolCallVerdict.UnknownServer:
+                LogDenied(logger, caller.Agent!, server + "/" + tool);
+                return ToolResults.Error(GatewayTools.UnknownServerMessage(server));
+            case ToolCallVerdict.UnknownTool:
+                LogDenied(logger, caller.Agent!, server + "/" + tool);
+                return ToolResults.Error(GatewayTools.UnknownToolMessage(server, tool));
+            case ToolCallVerdict.RateLimited:
+                return ToolResults.Error(CallRateLimiter.Message(caller.Agent!, decision.RetryAfter, decision.LimitedBy));
         }
 
-        if (!state.Catalog.TryRoute(server, tool, out ToolRoute route) || !state.IsPermitted(agent.Name, route, out PolicyDecision decision))
-        {
-            LogDenied(logger, agent.Name, server + "/" + tool);
-            return ToolResults.Error(GatewayTools.UnknownToolMessage(server, tool));
-        }
-
-        LogCall(logger, agent.Name, server, tool, decision.Kind);
+        ToolRoute route = decision.Route!;
+        LogCall(logger, caller.Agent!, server, tool, decision.Policy.Kind);
         var parameters = new JsonObject { ["name"] = tool };
         if (toolArguments is not null)
         {
@@ -182,12 +202,12 @@ internal sealed partial class ToolsRequestHandler(
     /// <summary>Removes the identity argument so no downstream server ever receives it; returns its value.</summary>
     private string? TakeAgentArgument(JsonObject? arguments)
     {
-        if (!options.AllowAgentArgument || arguments is null || !arguments.TryGetPropertyValue(options.AgentArgument, out JsonNode? value))
+        if (!options.Identity.AcceptArgument || arguments is null || !arguments.TryGetPropertyValue(options.Identity.ArgumentName, out JsonNode? value))
         {
             return null;
         }
 
-        arguments.Remove(options.AgentArgument);
+        arguments.Remove(options.Identity.ArgumentName);
         return value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
     }
 

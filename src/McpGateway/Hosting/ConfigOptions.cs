@@ -18,6 +18,12 @@ internal sealed class ConfigOptions
         HelpName = "FILE",
     };
 
+    public Option<string?> Settings { get; } = new("--settings")
+    {
+        Description = $"Settings file (authentication, limits, audit; optional). Default: ${ConfigDiscovery.SettingsVariable}, ./{ConfigDiscovery.SettingsFileName}, ~/.config/mcp-gateway/settings.json.",
+        HelpName = "FILE",
+    };
+
     public Option<string?> DefaultAgent { get; } = new("--default-agent")
     {
         Description = $"Agent whose rules apply to callers that give no identity (overrides ${ConfigurationLoader.DefaultAgentVariable} and the rules file).",
@@ -28,15 +34,18 @@ internal sealed class ConfigOptions
     {
         command.Options.Add(Config);
         command.Options.Add(Rules);
+        command.Options.Add(Settings);
         command.Options.Add(DefaultAgent);
     }
 
-    /// <summary>Discovers and loads both files; prints every diagnostic to <paramref name="error"/>.</summary>
-    public ConfigLoadResult<ConfigurationSnapshot> Load(ParseResult parse, TextWriter error, DiscoveryEnvironment environment)
+    /// <summary>Discovers and loads the three files; prints every diagnostic to <paramref name="error"/>.</summary>
+    /// <param name="overrides">Settings given as command-line flags; they win over the file and the environment.</param>
+    public ConfigLoadResult<ConfigurationSnapshot> Load(ParseResult parse, TextWriter error, DiscoveryEnvironment environment, IReadOnlyList<SettingOverride>? overrides = null)
     {
         ConfigLocation servers = ConfigDiscovery.FindServersFile(parse.GetValue(Config), environment);
         ConfigLocation rules = ConfigDiscovery.FindRulesFile(parse.GetValue(Rules), environment);
-        ConfigLoadResult<ConfigurationSnapshot> result = ConfigurationLoader.Load(servers, rules, environment.GetVariable, parse.GetValue(DefaultAgent));
+        ConfigLocation settings = ConfigDiscovery.FindSettingsFile(parse.GetValue(Settings), environment);
+        ConfigLoadResult<ConfigurationSnapshot> result = ConfigurationLoader.Load(servers, rules, settings, environment, parse.GetValue(DefaultAgent), overrides);
         foreach (ConfigDiagnostic diagnostic in result.Diagnostics.OrderBy(d => d.File, StringComparer.Ordinal).ThenBy(d => d.Line ?? 0).ThenBy(d => d.Column ?? 0))
         {
             error.WriteLine(diagnostic.ToString());

@@ -14,6 +14,7 @@ public static class GatewayCli
         root.Subcommands.Add(ValidateCommand.Create(environment));
         root.Subcommands.Add(CheckCommand.Create(environment));
         root.Subcommands.Add(InitCommand.Create(environment));
+        root.Subcommands.Add(KeysCommand.Create(environment));
         return root;
     }
 

@@ -12,7 +12,14 @@ namespace McpGateway.Hosting;
 /// <summary>Composes the gateway's hosts: Streamable HTTP (ASP.NET Core) or stdio (generic host).</summary>
 internal static class GatewayHostFactory
 {
-    public static WebApplication BuildHttpHost(ConfigurationSnapshot snapshot, GatewayOptions options, HttpServeSettings http, LogLevel logLevel, Action<ILoggingBuilder>? configureLogging = null)
+    /// <param name="configureServices">Runs after the gateway's registrations, so tests can replace one (a fake clock).</param>
+    public static WebApplication BuildHttpHost(
+        ConfigurationSnapshot snapshot,
+        GatewayOptions options,
+        HttpServeSettings http,
+        LogLevel logLevel,
+        Action<ILoggingBuilder>? configureLogging = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.Sources.Clear();
@@ -26,10 +33,11 @@ internal static class GatewayHostFactory
         builder.Services.AddGateway(snapshot, options);
         builder.Services.AddSingleton(http);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        HttpGateway.AddMcpEndpoint(builder, http.Endpoint, http.Stateless);
+        HttpGateway.AddMcpEndpoint(builder, http, snapshot.Settings);
+        configureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         lifetime = app.Lifetime;
-        HttpGateway.MapMcpEndpoint(app);
+        HttpGateway.MapMcpEndpoint(app, snapshot.Settings);
         return app;
     }
 
@@ -37,7 +45,8 @@ internal static class GatewayHostFactory
         ConfigurationSnapshot snapshot,
         GatewayOptions options,
         LogLevel logLevel,
-        Action<ILoggingBuilder>? configureLogging = null)
+        Action<ILoggingBuilder>? configureLogging = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         ConfigureLogging(builder.Logging, logLevel);
@@ -45,6 +54,7 @@ internal static class GatewayHostFactory
         builder.Services.AddGateway(snapshot, options);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddHostedService<StdioGatewayService>();
+        configureServices?.Invoke(builder.Services);
         return builder.Build();
     }
 

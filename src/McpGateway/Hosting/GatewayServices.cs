@@ -1,6 +1,8 @@
 using McpGateway.Configuration;
 using McpGateway.Downstream;
+using McpGateway.Diagnostics;
 using McpGateway.Gateway;
+using McpGateway.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -46,6 +48,19 @@ internal static class GatewayServices
         services.AddSingleton(config);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
+        GatewaySettings settings = config.Settings;
+        services.AddSingleton(new CallerResolver(options.Identity));
+        services.AddSingleton(new SessionLimiter(settings.Limits.Sessions));
+        services.AddSingleton(new CallRateLimiter(settings.Limits.Rate));
+        services.AddSingleton<ToolCallGate>();
+        if (settings.Audit.File is { } auditFile)
+        {
+            services.AddSingleton(sp => new AuditLog(
+                new AuditOptions { Path = auditFile, MaxFileBytes = settings.Audit.MaxFileBytes, MaxFiles = settings.Audit.MaxFiles, BufferRecords = settings.Audit.BufferRecords, IncludeArguments = settings.Audit.Arguments },
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<AuditLog>()));
+        }
+
+        services.AddSingleton(sp => new GatewayAudit(sp.GetRequiredService<TimeProvider>(), settings.Audit.Arguments, sp.GetService<AuditLog>()));
         services.AddSingleton(sp => new DownstreamManager(config.Servers, options, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionRegistry>();
         services.AddSingleton<GatewayTools>();

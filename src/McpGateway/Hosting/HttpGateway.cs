@@ -1,55 +1,80 @@
-using System.Net;
+using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Threading.RateLimiting;
+using McpGateway.Configuration;
 using McpGateway.FastPath;
 using McpGateway.Gateway;
+using McpGateway.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Server;
 
 namespace McpGateway.Hosting;
 
-/// <summary>Serves the gateway over Streamable HTTP at <c>/mcp</c>.</summary>
+/// <summary>
+/// Serves the gateway over Streamable HTTP at <c>/mcp</c>. Every request passes, in order: the guard (host, origin,
+/// content type, body, duplicate keys), authentication and the agent policy (when configured), the HTTP request rate
+/// limit (when configured), session admission, then the fast path or the SDK.
+/// </summary>
 internal static class HttpGateway
 {
     public const string Path = "/mcp";
-    private const long MaxRequestBodyBytes = 4 * 1024 * 1024;
+    private const string RateLimitPolicy = "mcp-gateway-requests";
 
     /// <summary>Adds the MCP endpoint: stateful sessions for initialize-handshake clients (2026-07-28 clients are served per request), or stateless.</summary>
-    public static void AddMcpEndpoint(WebApplicationBuilder builder, IPEndPoint endpoint, bool stateless)
+    public static void AddMcpEndpoint(WebApplicationBuilder builder, HttpServeSettings http, GatewaySettings settings)
     {
         builder.WebHost.UseKestrel(kestrel =>
         {
-            kestrel.Listen(endpoint);
-            kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+            kestrel.Listen(http.Endpoint);
+            kestrel.Limits.MaxRequestBodySize = http.MaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddHttpContextAccessor();
+        builder.Services.AddGatewayAuthentication(settings.Authentication);
+        if (settings.Limits.Rate.HttpRequests > 0)
+        {
+            AddRequestRateLimit(builder.Services, settings.Limits.Rate);
+        }
 
         // The gateway session of each SDK session, found again when the session starts running.
         var sessionsByOptions = new ConditionalWeakTable<McpServerOptions, GatewaySession>();
+        SessionLimitSettings limits = settings.Limits.Sessions;
         builder.Services.AddMcpServer().WithHttpTransport(transport =>
         {
-            transport.SessionMode = stateless ? HttpServerSessionMode.Stateless : HttpServerSessionMode.StatefulForInitializeClients;
+            transport.SessionMode = http.Stateless ? HttpServerSessionMode.Stateless : HttpServerSessionMode.StatefulForInitializeClients;
+#pragma warning disable MCP9006 // Stateful HTTP is what 2025-11-25 clients need; its idle expiry and cap are ours to set.
+            transport.IdleTimeout = limits.IdleTimeout;
+
+            // The SDK closes the oldest idle sessions (of any agent) past this count; admission refuses newcomers before.
+            transport.MaxIdleSessionCount = limits.Total + 1;
+#pragma warning restore MCP9006
             transport.ConfigureSessionOptions = (context, serverOptions, _) =>
             {
                 // A stateful session gets its Mcp-Session-Id header before its options are configured; a request served
                 // statelessly (stateless mode, or a 2026-07-28 client) has none.
-                bool servedStatelessly = stateless || !context.Response.Headers.ContainsKey("Mcp-Session-Id");
-                var session = new GatewaySession(servedStatelessly);
-
-                // An agent that names itself with the header when the session starts is bound from the start.
-                GatewayOptions options = context.RequestServices.GetRequiredService<GatewayOptions>();
-                string header = context.Request.Headers[options.AgentHeader].ToString();
-                if (options.AllowAgentHeader && header.Length > 0 &&
-                    context.RequestServices.GetRequiredService<GatewayStateProvider>().Current.Policy.FindAgent(header) is not null)
+                bool servedStatelessly = http.Stateless || !context.Response.Headers.ContainsKey("Mcp-Session-Id");
+                IServiceProvider services = context.RequestServices;
+                CallerResolver callers = services.GetRequiredService<CallerResolver>();
+                IdentityClaims claims = HttpIdentity.ClaimsOf(context, null, callers.Options);
+                var session = new GatewaySession(servedStatelessly)
                 {
-                    session.TryBind(header);
+                    Owner = claims.Principal?.UserId,
+                    ClientAddress = HttpIdentity.ClientAddress(context),
+                };
+
+                // An authenticated caller's session is its agent's from the start; so is one whose header names a known agent.
+                Caller caller = callers.Resolve(claims, session.Identity, services.GetRequiredService<GatewayStateProvider>().Current.Policy);
+                if (caller.Agent is { } agent && (caller.BindsSession || caller.Source is IdentitySource.ApiKey or IdentitySource.Jwt))
+                {
+                    session.TryBind(agent);
                 }
 
-                GatewayServices.ConfigureSession(serverOptions, session, context.RequestServices);
+                GatewayServices.ConfigureSession(serverOptions, session, services);
                 sessionsByOptions.AddOrUpdate(serverOptions, session);
                 return Task.CompletedTask;
             };
@@ -62,6 +87,7 @@ internal static class HttpGateway
                     return;
                 }
 
+                session.Admission = SessionAdmissionMiddleware.Claim(context);
                 SessionRegistry registry = context.RequestServices.GetRequiredService<SessionRegistry>();
                 session.Server = server;
                 session.SessionId = server.SessionId;
@@ -73,16 +99,80 @@ internal static class HttpGateway
                 finally
                 {
                     registry.Remove(session);
+                    session.Admission?.Dispose();
                 }
             };
 #pragma warning restore MCPEXP002
         });
+        builder.Services.AddOptions<HttpServerTransportOptions>().Configure<TimeProvider>((transport, time) => transport.TimeProvider = time);
     }
 
-    public static void MapMcpEndpoint(WebApplication app)
+    public static void MapMcpEndpoint(WebApplication app, GatewaySettings settings)
     {
-        app.UseMiddleware<OriginValidationMiddleware>();
+        bool authenticated = settings.Authentication.IsConfigured;
+        bool rateLimited = settings.Limits.Rate.HttpRequests > 0;
+        app.UseRouting();
+        app.UseMiddleware<HttpGuardMiddleware>();
+        if (authenticated)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
+
+        if (rateLimited)
+        {
+            app.UseRateLimiter();
+        }
+
+        app.UseMiddleware<SessionAdmissionMiddleware>();
         app.UseMiddleware<FastPathMiddleware>();
-        app.MapMcp(Path);
+        IEndpointConventionBuilder endpoint = app.MapMcp(Path);
+        if (authenticated)
+        {
+            endpoint.RequireAuthorization(GatewayAuthentication.Policy);
+        }
+
+        if (rateLimited)
+        {
+            endpoint.RequireRateLimiting(RateLimitPolicy);
+        }
+    }
+
+    /// <summary>
+    /// HTTP requests per window per caller (ASP.NET Core rate limiting): the credential when authenticated, else the
+    /// client's address (a self-asserted name would let a caller pick a fresh budget). Refused requests get 429 with
+    /// Retry-After and a JSON-RPC error body, and are audited.
+    /// </summary>
+    private static void AddRequestRateLimit(IServiceCollection services, RateLimitSettings rate)
+    {
+        services.AddRateLimiter(options =>
+        {
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.AddPolicy(RateLimitPolicy, context =>
+            {
+                string key = GatewayClaims.Read(context.User)?.CredentialId ?? "address:" + HttpIdentity.ClientAddress(context);
+                return RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = rate.HttpRequests,
+                    Window = rate.Window,
+                    QueueLimit = 0,
+                });
+            });
+            options.OnRejected = async (rejected, cancellationToken) =>
+            {
+                HttpContext context = rejected.HttpContext;
+                TimeSpan retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : rate.Window;
+                int seconds = CallRateLimiter.RetrySeconds(retryAfter);
+                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                context.Response.ContentType = "application/json";
+                AuthenticatedCaller? caller = GatewayClaims.Read(context.User);
+                context.RequestServices.GetRequiredService<GatewayAudit>().HttpRefused(
+                    caller?.Agent, caller is null ? "none" : caller.Source == IdentitySource.Jwt ? "jwt" : "api-key", caller?.CredentialId,
+                    HttpIdentity.ClientAddress(context), $"HTTP request rate: {rate.HttpRequests} per {rate.Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s", StatusCodes.Status429TooManyRequests);
+                ReadOnlySpan<byte> body = RequestBody.Of(context) is { } request ? request.Memory.Span : default;
+                byte[] error = RequestValidation.ErrorResponse(body, $"Too many requests: at most {rate.HttpRequests} per {rate.Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s. Retry after {seconds} s.");
+                await context.Response.Body.WriteAsync(error, cancellationToken);
+            };
+        });
     }
 }

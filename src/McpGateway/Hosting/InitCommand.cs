@@ -10,7 +10,7 @@ internal static class InitCommand
     {
         var directory = new Option<string?>("--dir", "-d") { Description = "Folder to write into (default: the current folder).", HelpName = "DIR" };
         var force = new Option<bool>("--force", "-f") { Description = "Overwrite files that already exist." };
-        var command = new Command("init", $"Write example {ExampleFiles.ServersFileName} and {ExampleFiles.RulesFileName} files, with comments, to start from.");
+        var command = new Command("init", $"Write example {ExampleFiles.ServersFileName}, {ExampleFiles.RulesFileName} and {ExampleFiles.SettingsFileName} files, with comments, to start from.");
         command.Options.Add(directory);
         command.Options.Add(force);
         command.SetAction(parse =>
@@ -23,6 +23,7 @@ internal static class InitCommand
             [
                 (Path.Combine(target, ExampleFiles.ServersFileName), ExampleFiles.Servers),
                 (Path.Combine(target, ExampleFiles.RulesFileName), ExampleFiles.Rules),
+                (Path.Combine(target, ExampleFiles.SettingsFileName), ExampleFiles.Settings),
             ];
 
             // Check both before writing either, so a refusal leaves nothing half-done.

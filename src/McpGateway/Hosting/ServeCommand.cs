@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using McpGateway.Configuration;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
+using McpGateway.Identity;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,13 +28,14 @@ internal static class ServeCommand
         var agentArgument = new Option<string>("--agent-argument") { Description = "Name of the tool argument that carries the agent's identity (removed before forwarding).", DefaultValueFactory = _ => "agent_id", HelpName = "NAME" };
         var noAgentArgument = new Option<bool>("--no-agent-argument") { Description = "Ignore the identity argument (and forward an argument of that name untouched)." };
         var noAgentHeader = new Option<bool>("--no-agent-header") { Description = "HTTP: ignore the X-Agent-Id header." };
-        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow listening on a non-loopback address. Agents are not authenticated: only on a trusted network." };
-        var allowedOrigins = new Option<string[]>("--allowed-origin") { Description = "HTTP: a browser Origin to accept besides loopback ones (repeatable).", HelpName = "ORIGIN", AllowMultipleArgumentsPerToken = false };
+        var allowUnauthenticated = new Option<bool>("--allow-unauthenticated", "--allow-remote") { Description = "Allow listening on a non-loopback address without authentication (agents are then only who they say they are: a trusted network only)." };
+        var allowedOrigins = new Option<string[]>("--allowed-origin") { Description = "HTTP: a browser Origin to accept besides the gateway's own (repeatable).", HelpName = "ORIGIN", AllowMultipleArgumentsPerToken = false };
+        var audit = new Option<string?>("--audit") { Description = "Write the audit log (one JSON line per decision and call) to FILE, or - for standard output.", HelpName = "FILE" };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level written to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run the gateway: connect to every configured server and serve agents over stdio or Streamable HTTP.");
         config.AddTo(command);
-        foreach (Option option in (Option[])[http, stateless, mode, agent, separator, agentArgument, noAgentArgument, noAgentHeader, allowRemote, allowedOrigins, logLevel])
+        foreach (Option option in (Option[])[http, stateless, mode, agent, separator, agentArgument, noAgentArgument, noAgentHeader, allowUnauthenticated, allowedOrigins, audit, logLevel])
         {
             command.Options.Add(option);
         }
@@ -41,7 +43,29 @@ internal static class ServeCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             TextWriter error = parse.InvocationConfiguration.Error;
-            ConfigLoadResult<ConfigurationSnapshot> loaded = config.Load(parse, error, environment);
+
+            // Flags given on the command line are the last layer of the settings: they win over the file and the environment.
+            var overrides = new List<SettingOverride>();
+            void Flag<T>(Option<T> option, string key, Func<T, string?> text)
+            {
+                if (parse.GetResult(option) is { Implicit: false } && text(parse.GetValue(option)!) is { } value)
+                {
+                    overrides.Add(new SettingOverride(key, value, option.Name));
+                }
+            }
+
+            Flag(http, "http:listen", v => v);
+            Flag(stateless, "http:stateless", v => v ? "true" : null);
+            Flag(allowUnauthenticated, "http:allowUnauthenticated", v => v ? "true" : null);
+            Flag(mode, "exposure:mode", v => v.ToString().ToLowerInvariant());
+            Flag(separator, "exposure:separator", v => v);
+            Flag(agentArgument, "identity:argument", v => v);
+            Flag(noAgentArgument, "identity:acceptArgument", v => v ? "false" : null);
+            Flag(noAgentHeader, "identity:acceptHeader", v => v ? "false" : null);
+            Flag(audit, "audit:file", v => v);
+            Flag(logLevel, "logging:level", v => v.ToString().ToLowerInvariant());
+
+            ConfigLoadResult<ConfigurationSnapshot> loaded = config.Load(parse, error, environment, overrides);
             if (!loaded.Succeeded)
             {
                 error.WriteLine("cannot start: the configuration is invalid (see above). Run 'mcp-gateway validate' after fixing it.");
@@ -49,27 +73,18 @@ internal static class ServeCommand
             }
 
             ConfigurationSnapshot snapshot = loaded.Value!;
-            string? httpValue = parse.GetValue(http);
-            var options = new GatewayOptions
-            {
-                Mode = parse.GetValue(mode),
-                Separator = parse.GetValue(separator)!,
-                FixedAgent = parse.GetValue(agent),
-                AgentArgument = parse.GetValue(agentArgument)!,
-                AllowAgentArgument = !parse.GetValue(noAgentArgument),
-                AllowAgentHeader = !parse.GetValue(noAgentHeader),
-            };
-
-            string? problem = Validate(options, snapshot, httpValue);
+            GatewaySettings settings = snapshot.Settings;
+            var options = Options(settings, parse.GetValue(agent));
+            string? problem = Validate(options, snapshot);
             IPEndPoint? endpoint = null;
-            if (problem is null && httpValue is not null && !TryParseEndpoint(httpValue, out endpoint))
+            if (problem is null && settings.Http.Listen is { } listen && !ListenAddress.TryParse(listen, out endpoint))
             {
-                problem = $"--http '{httpValue}' is not PORT or ADDRESS:PORT. Fix: write for example --http 8080 or --http 127.0.0.1:8080.";
+                problem = $"--http '{listen}' is not PORT or ADDRESS:PORT. Fix: {ListenAddress.Fix}";
             }
 
-            if (problem is null && endpoint is not null && !IPAddress.IsLoopback(endpoint.Address) && !parse.GetValue(allowRemote))
+            if (problem is null && endpoint is not null && !IPAddress.IsLoopback(endpoint.Address) && !settings.Authentication.IsConfigured && !settings.Http.AllowUnauthenticated)
             {
-                problem = $"--http {httpValue} listens beyond this machine, and agents are not authenticated. Fix: use a loopback address (127.0.0.1), or pass --allow-remote on a trusted network.";
+                problem = $"--http {settings.Http.Listen} listens beyond this machine, and no authentication is configured, so any caller could name any agent. Fix: configure API keys or tokens (see 'mcp-gateway keys add'), use a loopback address (127.0.0.1), or pass --allow-unauthenticated on a trusted network.";
             }
 
             if (problem is not null)
@@ -78,46 +93,48 @@ internal static class ServeCommand
                 return ExitCodes.Usage;
             }
 
-            var settings = endpoint is null ? null : new HttpServeSettings(endpoint, parse.GetValue(stateless), new HashSet<string>(parse.GetValue(allowedOrigins) ?? [], StringComparer.OrdinalIgnoreCase));
-            return await RunAsync(snapshot, options, settings, parse.GetValue(logLevel), error, cancellationToken);
+            var serving = endpoint is null ? null : new HttpServeSettings(endpoint, settings.Http.Stateless, new HashSet<string>([.. settings.Http.AllowedOrigins, .. parse.GetValue(allowedOrigins) ?? []], StringComparer.OrdinalIgnoreCase))
+            {
+                MaxRequestBodyBytes = settings.Http.MaxRequestBodyBytes,
+            };
+            LogLevel level = Enum.Parse<LogLevel>(settings.Logging.Level, ignoreCase: true);
+            return await RunAsync(snapshot, options, serving, level, error, cancellationToken);
         });
         return command;
     }
 
-    private static string? Validate(GatewayOptions options, ConfigurationSnapshot snapshot, string? http)
+    /// <summary>The host options the settings (and <c>--agent</c>) make.</summary>
+    internal static GatewayOptions Options(GatewaySettings settings, string? fixedAgent) => new()
     {
-        if (!ExposedNames.IsLegal(options.Separator) || options.Separator.Length > 8)
+        Mode = settings.Exposure.Mode == "discovery" ? ExposureMode.Discovery : ExposureMode.Proxy,
+        Separator = settings.Exposure.Separator,
+        Identity = new IdentityOptions
         {
-            return $"--separator '{options.Separator}' must be 1 to 8 of letters, digits, '_' or '-'. Fix: use the default '_' or for example '__'.";
-        }
+            FixedAgent = fixedAgent,
+            HeaderName = settings.Identity.Header,
+            ArgumentName = settings.Identity.Argument,
+            AcceptHeader = settings.Identity.AcceptHeader,
+            AcceptArgument = settings.Identity.AcceptArgument,
+            SelfAssertedEstablishes = settings.Identity.SelfAsserted ?? !settings.Authentication.IsConfigured,
+        },
+    };
 
-        if (options.FixedAgent is not null)
+    private static string? Validate(GatewayOptions options, ConfigurationSnapshot snapshot)
+    {
+        if (options.Identity.FixedAgent is { } fixedAgent)
         {
-            if (http is not null)
+            if (snapshot.Settings.Http.Listen is not null)
             {
-                return "--agent applies to a stdio gateway (one agent per process). Fix: over HTTP, agents name themselves with the X-Agent-Id header or the agent_id argument.";
+                return "--agent applies to a stdio gateway (one agent per process). Fix: over HTTP, agents authenticate with an API key or token (or name themselves with the X-Agent-Id header on a trusted machine).";
             }
 
-            if (snapshot.Policy.FindAgent(options.FixedAgent) is null)
+            if (snapshot.Policy.FindAgent(fixedAgent) is null)
             {
-                return $"--agent '{options.FixedAgent}' is not in {snapshot.Rules.SourceFile}. Fix: name an agent defined in the rules (names are case-sensitive).";
+                return $"--agent '{fixedAgent}' is not in {snapshot.Rules.SourceFile}. Fix: name an agent defined in the rules (names are case-sensitive).";
             }
         }
 
         return null;
-    }
-
-    internal static bool TryParseEndpoint(string value, out IPEndPoint? endpoint)
-    {
-        endpoint = null;
-        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int port))
-        {
-            endpoint = port is >= 0 and <= 65535 ? new IPEndPoint(IPAddress.Loopback, port) : null;
-            return endpoint is not null;
-        }
-
-        string candidate = value.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + value[9..] : value;
-        return IPEndPoint.TryParse(candidate, out endpoint) && endpoint.Port != 0 | candidate.EndsWith(":0", StringComparison.Ordinal);
     }
 
     private static async Task<int> RunAsync(ConfigurationSnapshot snapshot, GatewayOptions options, HttpServeSettings? http, LogLevel logLevel, TextWriter error, CancellationToken cancellationToken)

@@ -20,7 +20,8 @@ internal static class StdioSession
             session,
             services.GetRequiredService<FastForwarder>(),
             services.GetRequiredService<GatewayStateProvider>(),
-            services.GetRequiredService<GatewayOptions>(),
+            services.GetRequiredService<Identity.CallerResolver>(),
+            services.GetRequiredService<TimeProvider>(),
             loggerFactory);
         SessionRegistry sessions = services.GetRequiredService<SessionRegistry>();
         await using McpServer server = McpServer.Create(transport, serverOptions, loggerFactory, services);

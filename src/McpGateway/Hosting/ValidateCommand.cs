@@ -18,7 +18,21 @@ internal static class ValidateCommand
             ConfigLoadResult<ConfigurationSnapshot> result = options.Load(parse, error, environment);
             int errors = result.Errors.Count();
             int warnings = result.Warnings.Count();
-            if (!result.Succeeded)
+            int activeKeys = 0;
+            if (result.Value?.Settings.Authentication.ApiKeys is { } apiKeys && File.Exists(apiKeys.File))
+            {
+                ConfigLoadResult<IReadOnlyList<Identity.ApiKeys.ApiKeyEntry>> keys = Identity.ApiKeys.ApiKeyFile.Load(apiKeys.File);
+                foreach (ConfigDiagnostic diagnostic in keys.Diagnostics)
+                {
+                    error.WriteLine(diagnostic.ToString());
+                }
+
+                errors += keys.Errors.Count();
+                warnings += keys.Warnings.Count();
+                activeKeys = keys.Value?.Count(k => k.IsActive(DateTimeOffset.UtcNow)) ?? 0;
+            }
+
+            if (!result.Succeeded || errors > 0)
             {
                 error.WriteLine($"invalid: {errors} error(s), {warnings} warning(s).");
                 return ExitCodes.InvalidConfiguration;
@@ -29,6 +43,22 @@ internal static class ValidateCommand
             output.WriteLine($"valid: {snapshot.Servers.Servers.Count} server(s) ({enabled} enabled) in {snapshot.Servers.SourceFile}");
             output.WriteLine($"       {snapshot.Rules.Agents.Count} agent(s) in {snapshot.Rules.SourceFile} ({ShapeName(snapshot.Rules.Shape)} shape)");
             output.WriteLine($"       default agent: {snapshot.Policy.DefaultAgent ?? "none (callers without identity are refused)"}");
+            GatewaySettings settings = snapshot.Settings;
+            output.WriteLine($"       settings: {settings.SourceFile ?? "no settings file (defaults)"}");
+            AuthenticationSettings authentication = settings.Authentication;
+            var methods = new List<string>();
+            if (authentication.ApiKeys is { } keysFile)
+            {
+                methods.Add($"API keys ({activeKeys} active) from {keysFile.File}");
+            }
+
+            if (authentication.Jwt is { } jwt)
+            {
+                methods.Add($"JWT from {jwt.Authority?.OriginalString ?? jwt.Issuer} for audience {string.Join(", ", jwt.Audiences)}");
+            }
+
+            output.WriteLine($"       authentication: {(methods.Count == 0 ? "none (over HTTP an agent is who it says it is: loopback or a trusted network only)" : string.Join("; ", methods))}");
+            output.WriteLine($"       audit: {settings.Audit.File ?? "off"}");
             if (warnings > 0)
             {
                 output.WriteLine($"       {warnings} warning(s), printed above.");

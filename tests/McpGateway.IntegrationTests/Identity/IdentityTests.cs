@@ -64,9 +64,9 @@ public sealed class IdentityGateways : IAsyncLifetime
             InProcessGateway.StartAsync(servers, Rules, cancellationToken: ct),
             InProcessGateway.StartAsync(servers, Rules, stateless: true, cancellationToken: ct),
             InProcessGateway.StartAsync(servers, RulesWithDefaultAgent, cancellationToken: ct),
-            InProcessGateway.StartAsync(servers, Rules, new GatewayOptions { AgentArgument = "caller" }, cancellationToken: ct),
-            InProcessGateway.StartAsync(servers, Rules, new GatewayOptions { AllowAgentArgument = false }, cancellationToken: ct),
-            InProcessGateway.StartAsync(servers, Rules, new GatewayOptions { FixedAgent = "alpha" }, cancellationToken: ct));
+            InProcessGateway.StartAsync(servers, Rules, new GatewayOptions { Identity = new() { ArgumentName = "caller" } }, cancellationToken: ct),
+            InProcessGateway.StartAsync(servers, Rules, new GatewayOptions { Identity = new() { AcceptArgument = false } }, cancellationToken: ct),
+            InProcessGateway.StartAsync(servers, Rules, new GatewayOptions { Identity = new() { FixedAgent = "alpha" } }, cancellationToken: ct));
         (Default, Stateless, WithDefaultAgent, CustomArgument, NoArgument, FixedAlpha) = (gateways[0], gateways[1], gateways[2], gateways[3], gateways[4], gateways[5]);
     }
 

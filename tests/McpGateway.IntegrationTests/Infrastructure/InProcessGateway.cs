@@ -55,22 +55,32 @@ internal sealed class InProcessGateway : IAsyncDisposable
 
     public DownstreamManager Downstream => Services.GetRequiredService<DownstreamManager>();
 
+    /// <param name="settingsJson">A settings file (authentication, limits, audit); written beside the other two, so relative paths in it resolve there.</param>
+    /// <param name="folder">Where to write the files (default: a new temporary folder); tests put a keys file there.</param>
+    /// <param name="configureServices">Replaces registrations after the gateway's own (a fake clock).</param>
     public static async Task<InProcessGateway> StartAsync(
         string serversJson,
         string rulesJson,
         GatewayOptions? options = null,
         bool stateless = false,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        string? settingsJson = null,
+        string? folder = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         RepoPaths.RequireNodeModules();
-        ConfigurationSnapshot snapshot = Load(serversJson, rulesJson);
+        ConfigurationSnapshot snapshot = settingsJson is null ? Load(serversJson, rulesJson) : Load(serversJson, rulesJson, settingsJson, folder ?? Directory.CreateTempSubdirectory("mcp-gateway-inproc-").FullName);
         var logs = new TestLogs();
-        var settings = new HttpServeSettings(new IPEndPoint(IPAddress.Loopback, 0), stateless, new HashSet<string>());
-        WebApplication app = GatewayHostFactory.BuildHttpHost(snapshot, options ?? new GatewayOptions(), settings, LogLevel.Debug, logging =>
+        var settings = new HttpServeSettings(new IPEndPoint(IPAddress.Loopback, 0), stateless || snapshot.Settings.Http.Stateless, new HashSet<string>(snapshot.Settings.Http.AllowedOrigins, StringComparer.OrdinalIgnoreCase))
+        {
+            MaxRequestBodyBytes = snapshot.Settings.Http.MaxRequestBodyBytes,
+        };
+        options ??= settingsJson is null ? new GatewayOptions() : ServeCommand.Options(snapshot.Settings, fixedAgent: null);
+        WebApplication app = GatewayHostFactory.BuildHttpHost(snapshot, options, settings, LogLevel.Debug, logging =>
         {
             logging.ClearProviders();
             logging.AddProvider(logs);
-        });
+        }, configureServices);
         try
         {
             await GatewayServices.StartCoreAsync(app.Services, cancellationToken);
@@ -101,6 +111,26 @@ internal sealed class InProcessGateway : IAsyncDisposable
         return combined.Value!;
     }
 
+    /// <summary>Loads the three files as `serve` does, from <paramref name="folder"/> (the settings may name a keys file there).</summary>
+    public static ConfigurationSnapshot Load(string serversJson, string rulesJson, string settingsJson, string folder)
+    {
+        File.WriteAllText(Path.Combine(folder, "servers.json"), serversJson);
+        File.WriteAllText(Path.Combine(folder, "rules.json"), rulesJson);
+        File.WriteAllText(Path.Combine(folder, "settings.json"), settingsJson);
+        var environment = new DiscoveryEnvironment(Environment.GetEnvironmentVariable, File.Exists, folder, folder) { AddSettingsVariables = _ => { } };
+        ConfigLoadResult<ConfigurationSnapshot> loaded = ConfigurationLoader.Load(
+            new ConfigLocation(Path.Combine(folder, "servers.json"), "test", []),
+            new ConfigLocation(Path.Combine(folder, "rules.json"), "test", []),
+            new ConfigLocation(Path.Combine(folder, "settings.json"), "test", []),
+            environment);
+        if (!loaded.Succeeded)
+        {
+            throw new InvalidOperationException("Test configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, loaded.Errors));
+        }
+
+        return loaded.Value!;
+    }
+
     /// <summary>Connects a client the way an agent would, over the chosen transport.</summary>
     /// <param name="agentHeader">HTTP only: the X-Agent-Id header to send.</param>
     /// <param name="protocolVersion">The protocol revision the client asks for; 2025-11-25 gets a stateful session over HTTP.</param>
@@ -109,7 +139,8 @@ internal sealed class InProcessGateway : IAsyncDisposable
         string? agentHeader = null,
         string protocolVersion = "2025-11-25",
         McpClientHandlers? handlers = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        IReadOnlyDictionary<string, string>? headers = null)
     {
         var clientOptions = new McpClientOptions
         {
@@ -128,17 +159,17 @@ internal sealed class InProcessGateway : IAsyncDisposable
         }
         else
         {
-            var headers = new Dictionary<string, string>();
+            var sent = new Dictionary<string, string>(headers ?? new Dictionary<string, string>());
             if (agentHeader is not null)
             {
-                headers["X-Agent-Id"] = agentHeader;
+                sent["X-Agent-Id"] = agentHeader;
             }
 
             clientTransport = new HttpClientTransport(new HttpClientTransportOptions
             {
                 Endpoint = Endpoint,
                 TransportMode = HttpTransportMode.StreamableHttp,
-                AdditionalHeaders = headers,
+                AdditionalHeaders = sent,
             });
         }
 

@@ -5,9 +5,11 @@ using System.Text;
 namespace McpGateway.IntegrationTests.Protocol;
 
 /// <summary>
-/// DNS-rebinding protection on the HTTP endpoint: a web page on another site can reach a loopback gateway through a
-/// name it controls, so a request whose Host is not a loopback name, or whose Origin is not a loopback origin, is
-/// refused with 403 before any MCP handling; loopback requests of either era are served.
+/// DNS-rebinding and cross-origin protection on the HTTP endpoint: a web page on another site can reach a loopback
+/// gateway through a name it controls, and any page a browser shows (a local dev server on another port included) can
+/// send requests to 127.0.0.1. A request whose Host is not a loopback name, or whose Origin is not the gateway's own
+/// (or one the operator allowed), is refused with 403 before any MCP handling; requests without an Origin (every
+/// non-browser client) and same-origin ones are served, in either era.
 /// </summary>
 [Collection(CatalogGateway.Collection)]
 public sealed class DnsRebindingTests(CatalogGateway catalog)
@@ -23,8 +25,12 @@ public sealed class DnsRebindingTests(CatalogGateway catalog)
         { ProtocolAgents.Legacy, null, "http://evil.example" },
         { ProtocolAgents.Legacy, null, "https://127.0.0.1.evil.example" },
         { ProtocolAgents.Legacy, null, "null" },
+        { ProtocolAgents.Legacy, "localhost", "http://localhost:5173" },
+        { ProtocolAgents.Legacy, null, "http://127.0.0.1" },
+        { ProtocolAgents.Legacy, null, "http://[::1]:3000" },
         { ProtocolAgents.Modern, "evil.example", null },
         { ProtocolAgents.Modern, null, "http://evil.example" },
+        { ProtocolAgents.Modern, null, "http://localhost:1" },
     };
 
     [Theory]
@@ -38,21 +44,22 @@ public sealed class DnsRebindingTests(CatalogGateway catalog)
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
-    public static TheoryData<string, string?, string?> Loopback() => new()
+    public static TheoryData<string, string?, bool> Loopback() => new()
     {
-        { ProtocolAgents.Legacy, null, null },
-        { ProtocolAgents.Legacy, "localhost", "http://localhost:5173" },
-        { ProtocolAgents.Legacy, null, "http://127.0.0.1" },
-        { ProtocolAgents.Legacy, null, "http://[::1]:3000" },
-        { ProtocolAgents.Modern, null, null },
-        { ProtocolAgents.Modern, "localhost", "http://localhost" },
+        { ProtocolAgents.Legacy, null, false },
+        { ProtocolAgents.Legacy, null, true },
+        { ProtocolAgents.Legacy, "localhost", true },
+        { ProtocolAgents.Modern, null, false },
+        { ProtocolAgents.Modern, "localhost", true },
     };
 
     [Theory]
     [MemberData(nameof(Loopback))]
-    public async Task Post_WithLoopbackHostAndOrigin_IsServed(string era, string? host, string? origin)
+    public async Task Post_WithLoopbackHost_AndNoOriginOrItsOwn_IsServed(string era, string? host, bool sameOrigin)
     {
-        using HttpRequestMessage request = Request(era, host, origin);
+        // The gateway's own origin: what a page it served itself (the admin page, later) sends.
+        string? origin = sameOrigin ? $"http://{host ?? catalog.Gateway.Endpoint.Host}:{catalog.Gateway.Endpoint.Port}" : null;
+        using HttpRequestMessage request = Request(era, host is null ? null : $"{host}:{catalog.Gateway.Endpoint.Port}", origin);
 
         using HttpResponseMessage response = await s_http.SendAsync(request, Ct);
 

@@ -1,0 +1,63 @@
+using McpGateway.Gateway;
+using McpGateway.Identity;
+using Microsoft.AspNetCore.Http;
+
+namespace McpGateway.Hosting;
+
+/// <summary>
+/// Admits a new stateful session (an <c>initialize</c> POST without <c>Mcp-Session-Id</c>) only within the session
+/// limits, counted for the agent the one identity resolver names and for the client's address. A refused newcomer
+/// gets HTTP 429 with a JSON-RPC error saying which limit; open sessions are never closed to make room. The slot
+/// travels with the request to the session it creates, which releases it when it ends.
+/// </summary>
+internal sealed class SessionAdmissionMiddleware(
+    RequestDelegate next,
+    HttpServeSettings settings,
+    SessionLimiter limiter,
+    CallerResolver callers,
+    GatewayStateProvider stateProvider,
+    GatewayAudit audit)
+{
+    /// <summary>HttpContext item holding the admitted slot until the session takes it.</summary>
+    public const string SlotItem = "mcp-gateway.session-slot";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (settings.Stateless || !HttpMethods.IsPost(context.Request.Method) || context.Request.Headers.ContainsKey("Mcp-Session-Id") ||
+            RequestBody.Of(context) is not { } body || RequestValidation.MethodOf(body.Memory.Span) != "initialize")
+        {
+            await next(context);
+            return;
+        }
+
+        Caller caller = callers.Resolve(HttpIdentity.ClaimsOf(context, null, callers.Options), new SessionIdentity(null, null, CanBind: false), stateProvider.Current.Policy);
+        string? address = HttpIdentity.ClientAddress(context);
+        if (!limiter.TryAdmit(caller.Agent, address, out IDisposable? slot, out string? refusal))
+        {
+            audit.HttpRefused(caller.Agent, caller.SourceName, caller.CredentialId, address, "session limit: " + refusal, StatusCodes.Status429TooManyRequests);
+            byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, $"No new session: {refusal}. Close sessions you no longer use, or try again later.");
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(error, context.RequestAborted);
+            return;
+        }
+
+        context.Items[SlotItem] = slot;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            // Still here when no session was created (the initialize failed): give the slot back.
+            if (context.Items.Remove(SlotItem, out object? unclaimed))
+            {
+                ((IDisposable)unclaimed!).Dispose();
+            }
+        }
+    }
+
+    /// <summary>For the session being created by this request: takes the slot admission reserved for it.</summary>
+    public static IDisposable? Claim(HttpContext context) =>
+        context.Items.Remove(SlotItem, out object? slot) ? (IDisposable?)slot : null;
+}

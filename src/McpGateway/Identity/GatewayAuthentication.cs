@@ -1,0 +1,88 @@
+using McpGateway.Configuration;
+using McpGateway.Identity.ApiKeys;
+using McpGateway.Identity.Tokens;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.AspNetCore.Authentication;
+using ModelContextProtocol.Authentication;
+
+namespace McpGateway.Identity;
+
+/// <summary>
+/// Composes HTTP authentication: a selector scheme that hands each request to the API key scheme or to JwtBearer
+/// (a bearer credential shaped like a gateway key, or an <c>X-API-Key</c> header, is a key; any other bearer is a
+/// token), the SDK's MCP scheme for challenges (401 with <c>WWW-Authenticate: Bearer resource_metadata="…"</c>) and
+/// the RFC 9728 protected-resource metadata, and one authorization policy on <c>/mcp</c>: authenticated, naming an
+/// agent, holding the required scopes.
+/// </summary>
+internal static class GatewayAuthentication
+{
+    public const string SelectorScheme = "mcp-gateway";
+    public const string ApiKeyScheme = "ApiKey";
+    public const string Policy = "mcp-gateway-agent";
+
+    public static IServiceCollection AddGatewayAuthentication(this IServiceCollection services, AuthenticationSettings settings)
+    {
+        if (!settings.IsConfigured)
+        {
+            return services;
+        }
+
+        AuthenticationBuilder authentication = services.AddAuthentication(o =>
+        {
+            o.DefaultScheme = SelectorScheme;
+            o.DefaultChallengeScheme = McpAuthenticationDefaults.AuthenticationScheme;
+            o.DefaultForbidScheme = McpAuthenticationDefaults.AuthenticationScheme;
+        });
+
+        bool keys = settings.ApiKeys is not null;
+        bool tokens = settings.Jwt is not null;
+        authentication.AddPolicyScheme(SelectorScheme, "mcp-gateway", o => o.ForwardDefaultSelector = context =>
+            keys && (!tokens || ApiKeyAuthenticationHandler.HasKey(context.Request)) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme);
+
+        if (settings.ApiKeys is { } apiKeys)
+        {
+            services.AddSingleton(sp => new ApiKeyStore(apiKeys.File, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ApiKeyStore>>()));
+            authentication.AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyScheme, "API key", _ => { });
+        }
+
+        if (settings.Jwt is { } jwt)
+        {
+            authentication.AddJwtBearer();
+            services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+                .Configure<ILoggerFactory>((options, loggerFactory) => JwtAuthentication.Configure(options, jwt, loggerFactory));
+        }
+
+        authentication.AddMcp(o =>
+        {
+            o.ForwardAuthenticate = SelectorScheme;
+            var metadata = new ProtectedResourceMetadata
+            {
+                Resource = settings.Resource?.OriginalString,
+                ResourceName = "mcp-gateway",
+            };
+            foreach (Uri server in settings.AuthorizationServers)
+            {
+                metadata.AuthorizationServers.Add(server.OriginalString);
+            }
+
+            foreach (string scope in settings.Jwt?.RequiredScopes ?? [])
+            {
+                metadata.ScopesSupported.Add(scope);
+            }
+
+            o.ResourceMetadata = metadata;
+        });
+
+        services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy
+            .RequireAuthenticatedUser()
+            .AddRequirements(new AgentRequirement(settings.Jwt?.RequiredScopes ?? [])));
+        services.AddSingleton<IAuthorizationHandler, AgentRequirementHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, GatewayAuthorizationResultHandler>();
+        return services;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Security.Claims;
+using McpGateway.Configuration;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace McpGateway.Identity.Tokens;
+
+/// <summary>
+/// The gateway as an OAuth 2.1 resource server (MCP authorization, 2025-11-25 and 2026-07-28): access tokens are
+/// JWTs validated by ASP.NET Core's JwtBearer against the authorization server's signing keys (OIDC discovery with
+/// key rotation, a JWKS URL, or a JWKS file), with the audience required to be this gateway (RFC 8707) and only
+/// asymmetric signatures accepted (no "none", no HMAC keys an attacker could derive from a public key). A claim of
+/// the token names the agent, optionally through a table. The token is never forwarded downstream: downstream
+/// requests carry only the headers configured for each server.
+/// </summary>
+internal static partial class JwtAuthentication
+{
+    /// <summary>HttpContext item holding why a presented token was refused, for the audit of the 401.</summary>
+    public const string FailureItem = "mcp-gateway.token-failure";
+
+    private static readonly string[] s_algorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
+    public static void Configure(JwtBearerOptions options, JwtSettings jwt, ILoggerFactory loggerFactory)
+    {
+        ILogger logger = loggerFactory.CreateLogger("McpGateway.Identity.Tokens");
+
+        // Claim names as the token has them (sub, client_id, scope), not mapped to long WS-* URIs.
+        options.MapInboundClaims = false;
+        options.RequireHttpsMetadata = jwt.RequireHttpsMetadata;
+        options.IncludeErrorDetails = false;
+        options.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidateIssuer = true,
+            ValidIssuer = jwt.Issuer,
+            ValidateAudience = true,
+            ValidAudiences = jwt.Audiences,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            ValidateIssuerSigningKey = true,
+            ValidAlgorithms = s_algorithms,
+            ClockSkew = jwt.ClockSkew,
+            NameClaimType = jwt.AgentClaim,
+        };
+
+        if (jwt.Authority is { } authority)
+        {
+            options.Authority = authority.OriginalString;
+        }
+        else if (jwt.JwksUri is { } jwksUri)
+        {
+            // Keys without discovery: JwtBearer only knows OIDC documents, so a retriever turns the JWKS into one.
+            // The configuration manager still refreshes it (and re-reads at once when a token names an unknown key).
+            options.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(
+                jwksUri.OriginalString,
+                new JwksRetriever(),
+                new HttpDocumentRetriever { RequireHttps = jwt.RequireHttpsMetadata });
+        }
+        else if (jwt.JwksFile is { } file)
+        {
+            options.TokenValidationParameters.IssuerSigningKeys = new JsonWebKeySet(File.ReadAllText(file)).GetSigningKeys();
+        }
+
+        options.Events = new JwtBearerEvents
+        {
+            OnTokenValidated = context =>
+            {
+                ClaimsPrincipal principal = context.Principal!;
+                string? value = principal.FindFirst(jwt.AgentClaim)?.Value;
+                string? agent = value is null ? null : jwt.Agents is { } table ? table.GetValueOrDefault(value) : value;
+                string subject = principal.FindFirst("sub")?.Value ?? principal.FindFirst("client_id")?.Value ?? value ?? "?";
+                principal.AddIdentity(GatewayClaims.ForToken(agent, "jwt:" + subject));
+                if (agent is null)
+                {
+                    LogNoAgent(logger, jwt.AgentClaim, subject);
+                }
+
+                return Task.CompletedTask;
+            },
+            OnAuthenticationFailed = context =>
+            {
+                // The reason (expired, wrong audience, bad signature…) goes to the log and the audit, not to the caller.
+                string reason = Describe(context.Exception);
+                context.HttpContext.Items[FailureItem] = reason;
+                LogRefused(logger, reason);
+                return Task.CompletedTask;
+            },
+        };
+    }
+
+    /// <summary>Scopes a principal holds: the <c>scope</c> claim (space-separated) and <c>scp</c> (one per claim or space-separated).</summary>
+    public static HashSet<string> ScopesOf(ClaimsPrincipal user)
+    {
+        var scopes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (Claim claim in user.Claims)
+        {
+            if (claim.Type is "scope" or "scp")
+            {
+                scopes.UnionWith(claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            }
+        }
+
+        return scopes;
+    }
+
+    private static string Describe(Exception exception) => exception switch
+    {
+        SecurityTokenExpiredException => "the token has expired",
+        SecurityTokenNotYetValidException => "the token is not valid yet",
+        SecurityTokenInvalidAudienceException => "the token is for another audience",
+        SecurityTokenInvalidIssuerException => "the token is from another issuer",
+        SecurityTokenSignatureKeyNotFoundException => "the token is signed with an unknown key",
+        SecurityTokenInvalidAlgorithmException => "the token's signing algorithm is not accepted",
+        SecurityTokenInvalidSignatureException => "the token's signature is invalid",
+        SecurityTokenNoExpirationException => "the token has no expiry",
+        SecurityTokenMalformedException or ArgumentException => "the token is malformed",
+        _ => "the token was refused (" + exception.GetType().Name + ")",
+    };
+
+    /// <summary>Reads a JWKS document as an OpenID configuration holding just the signing keys.</summary>
+    private sealed class JwksRetriever : IConfigurationRetriever<OpenIdConnectConfiguration>
+    {
+        public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(string address, IDocumentRetriever retriever, CancellationToken cancel)
+        {
+            string json = await retriever.GetDocumentAsync(address, cancel);
+            var keys = new JsonWebKeySet(json);
+            var configuration = new OpenIdConnectConfiguration { JsonWebKeySet = keys };
+            foreach (SecurityKey key in keys.GetSigningKeys())
+            {
+                configuration.SigningKeys.Add(key);
+            }
+
+            return configuration;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a bearer token: {Reason}.")]
+    private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A valid token for '{Subject}' names no agent (claim '{Claim}' is missing or not in authentication.jwt.agents); it is refused.")]
+    private static partial void LogNoAgent(ILogger logger, string claim, string subject);
+}
