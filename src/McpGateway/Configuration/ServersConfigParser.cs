@@ -202,7 +202,9 @@ internal static class ServersConfigParser
 
             if (obj.ContainsKey("headers"))
             {
-                headers = reader.StringMap(obj["headers"], JsonPath.Property(path, "headers"), "write each header as a string, for example \"Authorization\": \"Bearer ${TOKEN}\".") ?? ServerConfig.EmptyMap;
+                string headersPath = JsonPath.Property(path, "headers");
+                headers = reader.StringMap(obj["headers"], headersPath, "write each header as a string, for example \"Authorization\": \"Bearer ${TOKEN}\".") ?? ServerConfig.EmptyMap;
+                CheckHeaders(bag, headers, headersPath);
             }
 
             foreach (string stdioOnly in (string[])["args", "env", "cwd"])
@@ -274,6 +276,27 @@ internal static class ServersConfigParser
             CallTimeout = callTimeout,
             SourcePath = path,
         };
+    }
+
+    /// <summary>
+    /// Header names must be HTTP tokens and values must hold no control characters: a CR or LF (often from a
+    /// variable with a trailing newline) would end the header and start another the server never meant to get.
+    /// </summary>
+    private static void CheckHeaders(DiagnosticBag bag, IReadOnlyDictionary<string, string> headers, string path)
+    {
+        foreach ((string name, string value) in headers)
+        {
+            string itemPath = JsonPath.Property(path, name);
+            if (name.Length == 0 || !name.All(c => c > ' ' && c < 127 && "\"(),/:;<=>?@[\\]{}".IndexOf(c, StringComparison.Ordinal) < 0))
+            {
+                bag.Error(itemPath, "is not a valid HTTP header name.", "use letters, digits and '-', for example \"X-Tenant\".");
+            }
+            else if (value.Any(c => char.IsControl(c) && c != '\t'))
+            {
+                // Never echo the value: header values are often credentials.
+                bag.Error(itemPath, "the value holds a line break or another control character, which would split the header.", "remove it (a variable read from a file often ends with a newline).");
+            }
+        }
     }
 
     private static ServerTransport? Unknown(DiagnosticBag bag, string path, string value)

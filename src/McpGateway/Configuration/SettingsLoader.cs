@@ -549,10 +549,10 @@ public static class SettingsLoader
 
         private int? Count(JsonNode? value, string path)
         {
-            if (value is JsonValue v && (v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int n) ||
-                v.GetValueKind() == JsonValueKind.String && int.TryParse(v.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out n)) && n >= 1)
+            if (value is JsonValue v && (v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out long n) ||
+                v.GetValueKind() == JsonValueKind.String && long.TryParse(v.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out n)) && n is >= 1 and <= int.MaxValue)
             {
-                return n;
+                return (int)n;
             }
 
             document!.Diagnostics.Error(path, $"expected a whole number of calls (at least 1) but found {JsonNodeReader.Describe(value)}.", "write for example 60.");

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using McpGateway.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -31,7 +32,7 @@ internal sealed partial class DownstreamServer
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                LogRefreshFailed(_logger, Name, kind, ex.Message);
+                LogRefreshFailed(_logger, Name, kind, AuditRedaction.Excerpt(ex.Message));
             }
             catch (OperationCanceledException)
             {

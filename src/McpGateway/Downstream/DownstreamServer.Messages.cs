@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpGateway.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -164,7 +165,7 @@ internal sealed partial class DownstreamServer : IDownstreamMessageHandler
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {
-            LogAnswerFailed(_logger, Name, request.Method, ex.Message);
+            LogAnswerFailed(_logger, Name, request.Method, AuditRedaction.Excerpt(ex.Message));
         }
     }
 

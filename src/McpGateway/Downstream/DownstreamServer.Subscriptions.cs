@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using McpGateway.Gateway;
+using McpGateway.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -82,7 +83,7 @@ internal sealed partial class DownstreamServer
                 }
                 catch (Exception ex) when (ex is McpException or IOException or InvalidOperationException)
                 {
-                    LogListenFailed(_logger, Name, ex.Message);
+                    LogListenFailed(_logger, Name, AuditRedaction.Excerpt(ex.Message));
                     return;
                 }
             }

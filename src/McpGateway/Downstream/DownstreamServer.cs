@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using McpGateway.Configuration;
 using McpGateway.FastPath;
 using McpGateway.Gateway;
+using McpGateway.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -122,7 +123,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         // because the connection closed (the server died mid-call): the same failure as a transport error.
         catch (Exception ex) when (ex is IOException or ClientTransportClosedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            LogCallFailed(_logger, Name, method, ex.Message);
+            LogCallFailed(_logger, Name, method, AuditRedaction.Excerpt(ex.Message));
             throw new McpException($"Server '{Name}' closed the connection during the request.");
         }
     }
@@ -210,7 +211,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
                 // The SDK first probes with 2026-07-28's server/discover. Some servers answer methods they do not know
                 // with an empty result instead of an error, which fails the probe rather than falling back: ask again
                 // with the initialize handshake of 2025-11-25.
-                LogLegacyFallback(_logger, Name, ex.Message);
+                LogLegacyFallback(_logger, Name, AuditRedaction.Excerpt(ex.Message));
                 client = await CreateClientAsync(LegacyProtocolVersion, timeoutCts.Token);
             }
 
@@ -307,6 +308,8 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
 
     private void SetUnavailable(string reason)
     {
+        // The reason quotes what the server or the network said: bounded, and anything credential-like masked.
+        reason = AuditRedaction.Excerpt(reason, 300);
         LogUnavailable(_logger, Name, reason);
         SetStatus(new DownstreamStatus(DownstreamState.Unavailable, reason));
     }

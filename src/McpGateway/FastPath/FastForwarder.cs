@@ -69,7 +69,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             }
             finally
             {
-                facts.Audit.ToolCall(decision, facts.Session, facts.ClientAddress, facts.ReceivedAt, facts.RequestBytes, outcome, AuditArguments());
+                await facts.Audit.ToolCall(decision, facts.Session, facts.ClientAddress, facts.ReceivedAt, facts.RequestBytes, outcome, AuditArguments());
             }
         }
 

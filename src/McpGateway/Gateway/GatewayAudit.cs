@@ -22,14 +22,15 @@ internal sealed class GatewayAudit(TimeProvider time, bool includeArguments, Aud
     public bool IncludeArguments => log is not null && includeArguments;
 
     /// <summary>A tool call, allowed or not, with its outcome.</summary>
-    public void ToolCall(in ToolCallDecision decision, GatewaySession session, string? clientAddress, long receivedAt, long requestBytes, in CallOutcome outcome, JsonNode? arguments = null)
+    public ValueTask ToolCall(in ToolCallDecision decision, GatewaySession session, string? clientAddress, long receivedAt, long requestBytes, in CallOutcome outcome, JsonNode? arguments = null)
     {
         if (log is null)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
-        log.Write(new AuditRecord
+        // Enqueued without waiting; only a full buffer (a writer far behind) makes the caller wait, and nothing is dropped.
+        return log.WriteAsync(new AuditRecord
         {
             Time = time.GetUtcNow(),
             Agent = decision.Caller.Agent,
@@ -50,7 +51,7 @@ internal sealed class GatewayAudit(TimeProvider time, bool includeArguments, Aud
             RequestBytes = requestBytes,
             ResponseBytes = outcome.ResponseBytes,
             Arguments = includeArguments && arguments is not null ? AuditRedaction.RedactArguments(arguments) : null,
-        });
+        }, CancellationToken.None);
     }
 
     /// <summary>
@@ -58,22 +59,21 @@ internal sealed class GatewayAudit(TimeProvider time, bool includeArguments, Aud
     /// built exactly as the fast path builds it; anything else (lists, prompts, resources, completions, tasks, the
     /// gateway's own tools, refused identities) from the request's <see cref="RequestAudit"/>.
     /// </summary>
-    public void Request(GatewayRequest request, in CallOutcome outcome, long requestBytes)
+    public ValueTask Request(GatewayRequest request, in CallOutcome outcome, long requestBytes)
     {
         if (log is null)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
         RequestAudit audit = request.Audit;
         if (audit.Tool is { } decision && request.Message.Method == ModelContextProtocol.Protocol.RequestMethods.ToolsCall && audit.Decision == "allowed")
         {
-            ToolCall(decision, request.Session, request.ClientAddress, request.ReceivedAt, requestBytes, outcome, audit.Arguments);
-            return;
+            return ToolCall(decision, request.Session, request.ClientAddress, request.ReceivedAt, requestBytes, outcome, audit.Arguments);
         }
 
         Caller caller = audit.Caller;
-        log.Write(new AuditRecord
+        return log.WriteAsync(new AuditRecord
         {
             Time = time.GetUtcNow(),
             Agent = caller.Agent ?? caller.EstablishedAgent,
@@ -94,13 +94,12 @@ internal sealed class GatewayAudit(TimeProvider time, bool includeArguments, Aud
             RequestBytes = requestBytes,
             ResponseBytes = outcome.ResponseBytes,
             Arguments = includeArguments && audit.Arguments is not null ? AuditRedaction.RedactArguments(audit.Arguments) : null,
-        });
+        }, CancellationToken.None);
     }
 
     /// <summary>A request refused before any JSON-RPC was handled (session limits, HTTP rate limit, malformed body).</summary>
-    public void HttpRefused(string? agent, string identitySource, string? credentialId, string? clientAddress, string reason, int status)
-    {
-        log?.Write(new AuditRecord
+    public ValueTask HttpRefused(string? agent, string identitySource, string? credentialId, string? clientAddress, string reason, int status) =>
+        log?.WriteAsync(new AuditRecord
         {
             Time = time.GetUtcNow(),
             Agent = agent,
@@ -112,6 +111,5 @@ internal sealed class GatewayAudit(TimeProvider time, bool includeArguments, Aud
             Rule = reason,
             Outcome = AuditOutcome.Refused,
             ErrorCode = status,
-        });
-    }
+        }, CancellationToken.None) ?? ValueTask.CompletedTask;
 }

@@ -90,7 +90,7 @@ internal sealed partial class GatewayRequestFilter(
         {
             if (audit.Enabled)
             {
-                audit.Request(request, outcome, http?.Request.ContentLength ?? Size(message.Params));
+                await audit.Request(request, outcome, http?.Request.ContentLength ?? Size(message));
             }
         }
     };
@@ -100,6 +100,9 @@ internal sealed partial class GatewayRequestFilter(
 
     private static long Size(JsonNode? node) =>
         node is null ? 0 : System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node, GatewayJsonContext.Default.JsonNode).Length;
+
+    private static long Size(JsonRpcMessage message) =>
+        System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage))).Length;
 
     /// <summary>Requests during which a downstream server may ask the agent for input (sampling, elicitation, roots).</summary>
     private static bool MayAskForInput(string method) => method is

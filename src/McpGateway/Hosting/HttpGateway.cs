@@ -166,7 +166,7 @@ internal static class HttpGateway
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 context.Response.ContentType = "application/json";
                 AuthenticatedCaller? caller = GatewayClaims.Read(context.User);
-                context.RequestServices.GetRequiredService<GatewayAudit>().HttpRefused(
+                await context.RequestServices.GetRequiredService<GatewayAudit>().HttpRefused(
                     caller?.Agent, caller is null ? "none" : caller.Source == IdentitySource.Jwt ? "jwt" : "api-key", caller?.CredentialId,
                     HttpIdentity.ClientAddress(context), $"HTTP request rate: {rate.HttpRequests} per {rate.Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s", StatusCodes.Status429TooManyRequests);
                 ReadOnlySpan<byte> body = RequestBody.Of(context) is { } request ? request.Memory.Span : default;

@@ -121,6 +121,11 @@ internal static class ServeCommand
 
     private static string? Validate(GatewayOptions options, ConfigurationSnapshot snapshot)
     {
+        if (snapshot.Settings.Http.Listen is null && snapshot.Settings.Audit.File == "-")
+        {
+            return "--audit - writes the audit log to standard output, which a stdio gateway uses for the protocol. Fix: name a file, for example --audit audit.jsonl.";
+        }
+
         if (options.Identity.FixedAgent is { } fixedAgent)
         {
             if (snapshot.Settings.Http.Listen is not null)
@@ -172,7 +177,16 @@ internal static class ServeCommand
             Task stopHost = StopHostAsync(host);
             await downstream.DisposeAsync();
             await stopHost;
-            (host as IDisposable)?.Dispose();
+
+            // Disposing the services drains the audit log: every record of a call that got an answer is written.
+            if (host is IAsyncDisposable asyncHost)
+            {
+                await asyncHost.DisposeAsync();
+            }
+            else
+            {
+                host.Dispose();
+            }
         }
 
         void Stop(PosixSignalContext context)

@@ -34,7 +34,7 @@ internal sealed class SessionAdmissionMiddleware(
         string? address = HttpIdentity.ClientAddress(context);
         if (!limiter.TryAdmit(caller.Agent, address, out IDisposable? slot, out string? refusal))
         {
-            audit.HttpRefused(caller.Agent, caller.SourceName, caller.CredentialId, address, "session limit: " + refusal, StatusCodes.Status429TooManyRequests);
+            await audit.HttpRefused(caller.Agent, caller.SourceName, caller.CredentialId, address, "session limit: " + refusal, StatusCodes.Status429TooManyRequests);
             byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, $"No new session: {refusal}. Close sessions you no longer use, or try again later.");
             context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
             context.Response.ContentType = "application/json";

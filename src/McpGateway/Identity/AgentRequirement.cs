@@ -83,7 +83,12 @@ internal sealed class GatewayAuthorizationResultHandler(IServiceProvider service
                 : "Forbidden: the credential is valid but names no agent of this gateway.");
         }
 
-        services.GetService<AuditLog>()?.Write(new AuditRecord
+        if (services.GetService<AuditLog>() is not { } audit)
+        {
+            return;
+        }
+
+        await audit.WriteAsync(new AuditRecord
         {
             Time = time.GetUtcNow(),
             IdentitySource = credential?.StartsWith("jwt:", StringComparison.Ordinal) == true ? "jwt" : credential is null ? "none" : "api-key",
@@ -95,7 +100,7 @@ internal sealed class GatewayAuthorizationResultHandler(IServiceProvider service
             Outcome = AuditOutcome.Refused,
             ErrorCode = context.Response.StatusCode,
             RequestBytes = context.Request.ContentLength ?? 0,
-        });
+        }, CancellationToken.None);
     }
 
     /// <summary>Where the SDK's MCP scheme serves the metadata for this path (RFC 9728 path form).</summary>

@@ -24,7 +24,13 @@ internal sealed class CliHarness : IDisposable
 
     public Dictionary<string, string> Variables { get; } = new(StringComparer.Ordinal);
 
-    public DiscoveryEnvironment Environment => new(name => Variables.GetValueOrDefault(name), File.Exists, Folder, Home);
+    public DiscoveryEnvironment Environment => new(name => Variables.GetValueOrDefault(name), File.Exists, Folder, Home)
+    {
+        // MCP_GATEWAY_A__B from this harness's own variables, never from the machine's.
+        AddSettingsVariables = builder => Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(builder, Variables
+            .Where(v => v.Key.StartsWith(SettingsLoader.VariablePrefix, StringComparison.Ordinal))
+            .Select(v => new KeyValuePair<string, string?>(v.Key[SettingsLoader.VariablePrefix.Length..].Replace("__", ":", StringComparison.Ordinal), v.Value))),
+    };
 
     public async Task<CliResult> RunAsync(params string[] args)
     {
