@@ -136,6 +136,9 @@ public sealed record JwtSettings
     public bool RequireHttpsMetadata { get; init; } = true;
 
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How soon signing keys are fetched again when a token names a key the gateway does not know (rotation).</summary>
+    public TimeSpan KeyRefresh { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Admission: how many sessions, how many calls.</summary>

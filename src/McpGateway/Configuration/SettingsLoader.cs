@@ -277,6 +277,7 @@ public static class SettingsLoader
                 RequiredScopes = ListKeys("authentication:jwt:requiredScopes").Select(k => merged[k]).OfType<string>().Where(s => s.Length > 0).ToList(),
                 RequireHttpsMetadata = requireHttps,
                 ClockSkew = TimeSpan.FromSeconds(Int("authentication:jwt:clockSkewSeconds", 60, 0, 3600)),
+                KeyRefresh = TimeSpan.FromSeconds(Int("authentication:jwt:keyRefreshSeconds", 30, 1, 24 * 3600)),
             };
         }
 

@@ -62,7 +62,8 @@ internal static class SettingsSchema
                 ("agents", SettingsShape.Map(SettingsShape.Scalar)),
                 ("requiredScopes", SettingsShape.List),
                 ("requireHttpsMetadata", SettingsShape.Scalar),
-                ("clockSkewSeconds", SettingsShape.Scalar))))),
+                ("clockSkewSeconds", SettingsShape.Scalar),
+                ("keyRefreshSeconds", SettingsShape.Scalar))))),
         ("limits", SettingsShape.Object(
             ("sessions", SettingsShape.Object(
                 ("total", SettingsShape.Scalar),

@@ -35,6 +35,12 @@ internal static partial class JwtAuthentication
 
         // Claim names as the token has them (sub, client_id, scope), not mapped to long WS-* URIs.
         options.MapInboundClaims = false;
+
+        // A token signed with a key the gateway has not seen (the authorization server rotated) makes it fetch the
+        // keys again, at most this often; by default that refresh happens in the background and the token that
+        // triggered it is refused. Blocking makes the first token with the new key succeed.
+        options.RefreshInterval = jwt.KeyRefresh;
+        AppContext.SetSwitch("Switch.Microsoft.IdentityModel.UpdateConfigAsBlocking", true);
         options.RequireHttpsMetadata = jwt.RequireHttpsMetadata;
         options.IncludeErrorDetails = false;
         options.TokenValidationParameters = new TokenValidationParameters
