@@ -15,8 +15,10 @@ internal static class GatewayServices
 {
     public const string Instructions =
         "This gateway serves tools from several MCP servers. In proxy mode each tool is named <server>_<tool>. " +
-        "Call list_servers to see the servers you may use, get_server_tools for a server's tools, and execute_tool to call one by server and name. " +
-        "If the gateway does not know who you are, pass your agent name in the agent_id argument of your first call.";
+        "Call list_servers to see the servers you may use, get_server_tools for a server's tools, and execute_tool to call one by server and name.";
+
+    /// <summary>Said only where a self-asserted argument can establish who calls.</summary>
+    public const string IdentityInstructions = " If the gateway does not know who you are, pass your agent name in the agent_id argument of your first call.";
 
     /// <summary>
     /// Starts the gateway's core before it serves anyone: wires events, connects every downstream server (in
@@ -85,7 +87,10 @@ internal static class GatewayServices
     public static void ConfigureSession(McpServerOptions serverOptions, GatewaySession session, IServiceProvider services)
     {
         serverOptions.ServerInfo = new Implementation { Name = "mcp-gateway", Title = "MCP Gateway", Version = GatewayVersion.Value };
-        serverOptions.ServerInstructions = Instructions;
+        IdentityOptions identity = services.GetRequiredService<GatewayOptions>().Identity;
+        serverOptions.ServerInstructions = identity.SelfAssertedEstablishes && identity.AcceptArgument && identity.FixedAgent is null
+            ? Instructions + IdentityInstructions.Replace("agent_id", identity.ArgumentName, StringComparison.Ordinal)
+            : Instructions;
         serverOptions.Capabilities = new ServerCapabilities
         {
             Tools = new ToolsCapability { ListChanged = true },

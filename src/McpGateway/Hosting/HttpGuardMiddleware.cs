@@ -13,7 +13,7 @@ namespace McpGateway.Hosting;
 /// and, for POSTs to <c>/mcp</c>, a JSON content type (a cross-site form or <c>text/plain</c> "simple request"
 /// never reaches a tool), the body read once within the size limit, and duplicate keys refused.
 /// </summary>
-internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSettings settings)
+internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSettings settings, GatewayAudit audit)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -52,6 +52,7 @@ internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSetting
 
         if (RequestValidation.FindProblem(body.Memory) is { } problem)
         {
+            await audit.HttpRefused(null, "none", null, Identity.HttpIdentity.ClientAddress(context), problem, StatusCodes.Status400BadRequest);
             byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, problem);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             context.Response.ContentType = "application/json";
@@ -75,11 +76,13 @@ internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSetting
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ||
         (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? address) && IPAddress.IsLoopback(address));
 
-    private static Task RefuseAsync(HttpContext context, int status, string reason)
+    /// <summary>Refused before anyone is identified: audited with the client's address (a cross-site attempt leaves a trace).</summary>
+    private async Task RefuseAsync(HttpContext context, int status, string reason)
     {
+        await audit.HttpRefused(null, "none", null, Identity.HttpIdentity.ClientAddress(context), reason, status);
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain";
-        return context.Response.WriteAsync($"{ReasonPhrases(status)}: {reason}.");
+        await context.Response.WriteAsync($"{ReasonPhrases(status)}: {reason}.");
     }
 
     private static string ReasonPhrases(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);

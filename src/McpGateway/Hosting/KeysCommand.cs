@@ -196,7 +196,8 @@ internal static class KeysCommand
         TextWriter error = parse.InvocationConfiguration.Error;
         entries = [];
         path = string.Empty;
-        ConfigLoadResult<ConfigurationSnapshot> loaded = options.Load(parse, error, environment);
+        // Only errors: warnings about the files are 'validate''s business, and would bury the one line that matters.
+        ConfigLoadResult<ConfigurationSnapshot> loaded = options.Load(parse, error, environment, warnings: false);
         snapshot = loaded.Value;
         if (!loaded.Succeeded)
         {

@@ -117,13 +117,16 @@ internal sealed class GatewayAuthorizationResultHandler(IServiceProvider service
         _ => failure.ToString(),
     };
 
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<string> s_relaxed = (System.Text.Json.Serialization.Metadata.JsonTypeInfo<string>)
+        new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, TypeInfoResolver = GatewayJsonContext.Default }.GetTypeInfo(typeof(string));
+
     private static async Task WriteErrorAsync(HttpContext context, int status, string message)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         var json = new StringBuilder(message.Length + 64);
         json.Append("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32001,\"message\":");
-        json.Append(System.Text.Json.JsonSerializer.Serialize(message, GatewayJsonContext.Default.String));
+        json.Append(System.Text.Json.JsonSerializer.Serialize(message, s_relaxed));
         json.Append("}}");
         await context.Response.WriteAsync(json.ToString(), context.RequestAborted);
     }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.AspNetCore.Authentication;
@@ -76,6 +77,19 @@ internal static class GatewayAuthentication
             }
 
             o.ResourceMetadata = metadata;
+
+            // Without a configured resource the SDK derives it from the metadata path, so the root form would name
+            // the host alone; the gateway protects one resource, its MCP endpoint, whichever form is asked for.
+            o.Events.OnResourceMetadataRequest = context =>
+            {
+                if (settings.Resource is null && context.ResourceMetadata is { } served)
+                {
+                    HttpRequest request = context.HttpContext.Request;
+                    served.Resource = $"{request.Scheme}://{request.Host.ToUriComponent()}{request.PathBase}/mcp";
+                }
+
+                return Task.CompletedTask;
+            };
         });
 
         services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy
