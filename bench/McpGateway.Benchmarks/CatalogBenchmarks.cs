@@ -24,7 +24,7 @@ public class CatalogBenchmarks
         string[] names = [.. Enumerable.Range(0, 100).Select(i => $"server-{i:D3}")];
         var servers = new ServersConfig { Servers = [.. names.Select(n => new ServerConfig { Name = n, Transport = ServerTransport.Stdio, Command = "x" })] };
         var options = new GatewayOptions();
-        var downstream = servers.Servers.Select(s => new DownstreamServer(s, options, NullLoggerFactory.Instance, TimeProvider.System)).ToList();
+        var downstream = servers.Servers.Select(s => new DownstreamServer(s, options.Downstream, NullLoggerFactory.Instance, TimeProvider.System)).ToList();
         string[] verbs = ["read", "list", "get", "delete", "update", "create", "search", "drop", "sync", "find"];
         foreach (DownstreamServer server in downstream)
         {

@@ -45,6 +45,12 @@ public sealed record ServerConfig
 
     public TimeSpan? CallTimeout { get; init; }
 
+    /// <summary>The largest message the server may send; longer ones are refused (default 16 MiB).</summary>
+    public long? MaxMessageBytes { get; init; }
+
+    /// <summary>The gateway is ready (<c>/readyz</c>) only once this server is.</summary>
+    public bool Required { get; init; }
+
     /// <summary>The JSON path of this entry, for messages that point back at the file.</summary>
     public string SourcePath { get; init; } = string.Empty;
 
@@ -52,6 +58,19 @@ public sealed record ServerConfig
 
     /// <summary>The prefix that exposed tool names carry: <see cref="Prefix"/> when set, otherwise the server name.</summary>
     public string EffectivePrefix => Prefix ?? Name;
+
+    /// <summary>
+    /// True when <paramref name="other"/> runs the same server the same way: on reload an unchanged server keeps its
+    /// process and sessions, a changed one restarts. (Record equality compares the collections by reference.)
+    /// </summary>
+    public bool SameAs(ServerConfig other) =>
+        Name == other.Name && Transport == other.Transport && Command == other.Command && Args.SequenceEqual(other.Args) &&
+        SameMap(Env, other.Env) && WorkingDirectory == other.WorkingDirectory && Url == other.Url && SameMap(Headers, other.Headers) &&
+        Description == other.Description && Enabled == other.Enabled && Prefix == other.Prefix && StartTimeout == other.StartTimeout &&
+        CallTimeout == other.CallTimeout && MaxMessageBytes == other.MaxMessageBytes && Required == other.Required;
+
+    private static bool SameMap(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
+        a.Count == b.Count && a.All(entry => b.TryGetValue(entry.Key, out string? value) && value == entry.Value);
 
     /// <summary>"stdio", "http" or "sse", as users write it.</summary>
     public string TransportName => Transport switch

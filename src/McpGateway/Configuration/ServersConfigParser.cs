@@ -13,7 +13,7 @@ internal static class ServersConfigParser
     private static readonly string[] s_serverProperties =
     [
         "command", "args", "env", "cwd", "url", "headers", "type", "transport",
-        "description", "enabled", "disabled", "prefix", "startTimeoutMs", "callTimeoutMs",
+        "description", "enabled", "disabled", "prefix", "startTimeoutMs", "callTimeoutMs", "maxMessageBytes", "required",
     ];
 
     // Keys other tools write into the same files; accepted silently so one file can serve them all.
@@ -254,6 +254,22 @@ internal static class ServersConfigParser
         TimeSpan? startTimeout = obj.ContainsKey("startTimeoutMs") ? reader.Milliseconds(obj["startTimeoutMs"], JsonPath.Property(path, "startTimeoutMs")) : null;
         TimeSpan? callTimeout = obj.ContainsKey("callTimeoutMs") ? reader.Milliseconds(obj["callTimeoutMs"], JsonPath.Property(path, "callTimeoutMs")) : null;
 
+        long? maxMessageBytes = null;
+        if (obj.ContainsKey("maxMessageBytes"))
+        {
+            string sizePath = JsonPath.Property(path, "maxMessageBytes");
+            if (obj["maxMessageBytes"] is JsonValue sizeValue && (sizeValue.TryGetValue(out long size) || sizeValue.TryGetValue(out string? sizeText) && long.TryParse(sizeText, out size)) && size is >= 1024 and <= int.MaxValue)
+            {
+                maxMessageBytes = size;
+            }
+            else
+            {
+                bag.Error(sizePath, "expected a whole number of bytes from 1024 to 2147483647.", "write for example 16777216 (16 MiB, the default).");
+            }
+        }
+
+        bool required = obj.ContainsKey("required") && (reader.Boolean(obj["required"], JsonPath.Property(path, "required")) ?? false);
+
         if (bag.Items.Count(d => d.IsError) > errorsBefore)
         {
             return null;
@@ -274,6 +290,8 @@ internal static class ServersConfigParser
             Prefix = prefix,
             StartTimeout = startTimeout,
             CallTimeout = callTimeout,
+            MaxMessageBytes = maxMessageBytes,
+            Required = required,
             SourcePath = path,
         };
     }

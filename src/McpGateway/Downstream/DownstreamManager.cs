@@ -1,56 +1,127 @@
 using McpGateway.Configuration;
-using McpGateway.Gateway;
 using Microsoft.Extensions.Logging;
 
 namespace McpGateway.Downstream;
 
+/// <summary>What a reload did to the servers.</summary>
+internal sealed record ServersChange(IReadOnlyList<string> Added, IReadOnlyList<string> Restarted, IReadOnlyList<string> Removed, IReadOnlyList<string> Kept)
+{
+    public bool Any => Added.Count + Restarted.Count + Removed.Count > 0;
+}
+
 /// <summary>
 /// Owns one <see cref="DownstreamServer"/> per enabled configured server. Starts them all in parallel; a server that
-/// fails or hangs never delays or breaks the others beyond its own start timeout.
+/// fails or hangs never delays or breaks the others beyond its own start timeout. On reload, servers whose entry did
+/// not change keep running (their processes and sessions), changed ones are restarted, removed ones stopped (calls
+/// in flight on them fail at once with a clear error), added ones started.
 /// </summary>
 internal sealed partial class DownstreamManager : IAsyncDisposable
 {
+    private readonly DownstreamOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+    private readonly IDownstreamTransportFactory? _transports;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, DownstreamServer> _byName;
+    private readonly SemaphoreSlim _applying = new(1, 1);
+    private volatile IReadOnlyList<DownstreamServer> _servers;
 
-    public DownstreamManager(ServersConfig servers, GatewayOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    public DownstreamManager(ServersConfig servers, DownstreamOptions options, ILoggerFactory loggerFactory, TimeProvider time, IDownstreamTransportFactory? transports = null)
     {
+        _options = options;
+        _loggerFactory = loggerFactory;
+        _time = time;
+        _transports = transports;
         _logger = loggerFactory.CreateLogger<DownstreamManager>();
-        Servers = [.. servers.Servers.Where(s => s.Enabled).Select(s => new DownstreamServer(s, options, loggerFactory, time))];
-        _byName = Servers.ToDictionary(s => s.Name, StringComparer.Ordinal);
-        foreach (DownstreamServer server in Servers)
-        {
-            server.Changed += OnServerChanged;
-        }
+        _servers = [.. servers.Servers.Where(s => s.Enabled).Select(Create)];
     }
 
     /// <summary>Enabled servers, in configuration order.</summary>
-    public IReadOnlyList<DownstreamServer> Servers { get; }
+    public IReadOnlyList<DownstreamServer> Servers => _servers;
 
-    /// <summary>Raised after any server's state or tool list changed.</summary>
+    /// <summary>Raised after any server's state or lists changed, or the set of servers did.</summary>
     public event Action? Changed;
 
-    public DownstreamServer? Find(string name) => _byName.GetValueOrDefault(name);
+    public DownstreamServer? Find(string name) => _servers.FirstOrDefault(s => s.Name == name);
 
     /// <summary>Connects to every server in parallel and waits until each has succeeded or failed its first attempt.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        long started = TimeProvider.System.GetTimestamp();
-        await Task.WhenAll(Servers.Select(s => s.StartAsync(cancellationToken)));
-        int ready = Servers.Count(s => s.IsReady);
-        LogStarted(_logger, ready, Servers.Count, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+        long started = _time.GetTimestamp();
+        await Task.WhenAll(_servers.Select(s => s.StartAsync(cancellationToken)));
+        LogStarted(_logger, _servers.Count(s => s.IsReady), _servers.Count, _time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Applies a new servers file: an unchanged entry keeps its running server; a changed one is stopped and started
+    /// anew; a removed one is stopped; an added one is started. Waits for the new ones' first attempts.
+    /// </summary>
+    public async Task<ServersChange> ApplyAsync(ServersConfig servers, CancellationToken cancellationToken)
+    {
+        await _applying.WaitAsync(cancellationToken);
+        try
+        {
+            Dictionary<string, DownstreamServer> current = _servers.ToDictionary(s => s.Name, StringComparer.Ordinal);
+            var next = new List<DownstreamServer>();
+            var started = new List<DownstreamServer>();
+            var stopped = new List<DownstreamServer>();
+            var added = new List<string>();
+            var restarted = new List<string>();
+            var kept = new List<string>();
+            foreach (ServerConfig config in servers.Servers.Where(s => s.Enabled))
+            {
+                if (current.Remove(config.Name, out DownstreamServer? running))
+                {
+                    if (running.Config.SameAs(config))
+                    {
+                        next.Add(running);
+                        kept.Add(config.Name);
+                        continue;
+                    }
+
+                    stopped.Add(running);
+                    restarted.Add(config.Name);
+                }
+                else
+                {
+                    added.Add(config.Name);
+                }
+
+                DownstreamServer server = Create(config);
+                next.Add(server);
+                started.Add(server);
+            }
+
+            stopped.AddRange(current.Values);
+            _servers = next;
+
+            // The old servers go first (their calls fail now, clearly), so a restarted stdio server never runs twice at once.
+            await Task.WhenAll(stopped.Select(StopAsync));
+            Changed?.Invoke();
+            await Task.WhenAll(started.Select(s => s.StartAsync(cancellationToken)));
+            return new ServersChange(added, restarted, [.. current.Keys], kept);
+        }
+        finally
+        {
+            _applying.Release();
+        }
+    }
+
+    private DownstreamServer Create(ServerConfig config)
+    {
+        var server = new DownstreamServer(config, _options, _loggerFactory, _time, _transports);
+        server.Changed += OnServerChanged;
+        return server;
+    }
+
+    private async Task StopAsync(DownstreamServer server)
+    {
+        server.Changed -= OnServerChanged;
+        await server.DisposeAsync();
     }
 
     private void OnServerChanged(DownstreamServer server) => Changed?.Invoke();
 
-    public async ValueTask DisposeAsync()
-    {
-        await Task.WhenAll(Servers.Select(async s =>
-        {
-            s.Changed -= OnServerChanged;
-            await s.DisposeAsync();
-        }));
-    }
+    public async ValueTask DisposeAsync() => await Task.WhenAll(_servers.Select(StopAsync));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Ready} of {Total} servers ready after {ElapsedMs:F0} ms.")]
     private static partial void LogStarted(ILogger logger, int ready, int total, double elapsedMs);

@@ -93,7 +93,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             }
             catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                return Error(DownstreamServer.RequestTimeoutErrorCode, $"The request to server '{Route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
+                return Error(DownstreamErrors.RequestTimeoutErrorCode, $"The request to server '{Route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
             }
             catch (IOException)
             {
@@ -138,7 +138,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
                         }
                     }
 
-                    return new CallOutcome(code == DownstreamServer.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, code, message, response.Length);
+                    return new CallOutcome(code == DownstreamErrors.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, code, message, response.Length);
                 }
 
                 if (reader.ValueTextEquals("result"u8))

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using McpGateway.Downstream;
 using McpGateway.Gateway;
 using McpGateway.Identity;
 using Microsoft.Extensions.Logging;

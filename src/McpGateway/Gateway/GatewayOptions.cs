@@ -1,3 +1,4 @@
+using McpGateway.Downstream;
 using McpGateway.Identity;
 
 namespace McpGateway.Gateway;
@@ -23,14 +24,6 @@ public sealed record GatewayOptions
     /// <summary>Which identity sources are accepted, and under which names.</summary>
     public IdentityOptions Identity { get; init; } = new();
 
-    /// <summary>Start timeout for servers that do not set <c>startTimeoutMs</c>.</summary>
-    public TimeSpan DefaultStartTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Call timeout for servers that do not set <c>callTimeoutMs</c>.</summary>
-    public TimeSpan DefaultCallTimeout { get; init; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>How long a crashed server waits before the first reconnect; doubles up to <see cref="MaxReconnectDelay"/>.</summary>
-    public TimeSpan InitialReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
-
-    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How downstream servers are supervised (timeouts, backoff, crash loops, message size).</summary>
+    public DownstreamOptions Downstream { get; init; } = new();
 }

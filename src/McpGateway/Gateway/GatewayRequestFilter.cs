@@ -71,7 +71,7 @@ internal sealed partial class GatewayRequestFilter(
         }
         catch (McpProtocolException ex)
         {
-            outcome = new CallOutcome((int)ex.ErrorCode == DownstreamServer.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)ex.ErrorCode, ex.Message);
+            outcome = new CallOutcome((int)ex.ErrorCode == DownstreamErrors.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)ex.ErrorCode, ex.Message);
             throw;
         }
         catch (McpException ex)

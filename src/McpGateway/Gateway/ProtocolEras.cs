@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using McpGateway.Downstream;
+
 namespace McpGateway.Gateway;
 
 /// <summary>
@@ -11,12 +13,11 @@ namespace McpGateway.Gateway;
 /// </summary>
 internal static class ProtocolEras
 {
-    public const string July2026 = "2026-07-28";
+    public const string July2026 = ProtocolVersions.July2026;
     private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
 
     /// <summary>True for revisions that use per-request metadata and <c>resultType</c> (2026-07-28 and later).</summary>
-    public static bool IsJuly2026OrLater(string? protocolVersion) =>
-        protocolVersion is not null && string.CompareOrdinal(protocolVersion, July2026) >= 0;
+    public static bool IsJuly2026OrLater(string? protocolVersion) => ProtocolVersions.IsJuly2026OrLater(protocolVersion);
 
     /// <summary>Rewrites <paramref name="result"/> in place for an agent speaking <paramref name="agentProtocolVersion"/>.</summary>
     public static void AdaptResult(JsonNode? result, string? agentProtocolVersion)

@@ -59,7 +59,7 @@ internal sealed partial class ResourcesRequestHandler(
         {
             try
             {
-                await server.SetSubscriptionAsync(serverUri, subscribe, request.Upstream, cancellationToken);
+                await server.SetSubscriptionAsync(serverUri, subscribe, cancellationToken);
             }
             catch when (subscribe)
             {
@@ -87,7 +87,7 @@ internal sealed partial class ResourcesRequestHandler(
     {
         try
         {
-            await server.SetSubscriptionAsync(uri, subscribe: false, NoUpstream.Instance, CancellationToken.None);
+            await server.SetSubscriptionAsync(uri, subscribe: false, CancellationToken.None);
         }
         catch (Exception ex) when (ex is McpException or OperationCanceledException)
         {

@@ -63,7 +63,7 @@ internal static class GatewayServices
         }
 
         services.AddSingleton(sp => new GatewayAudit(sp.GetRequiredService<TimeProvider>(), settings.Audit.Arguments, sp.GetService<AuditLog>()));
-        services.AddSingleton(sp => new DownstreamManager(config.Servers, options, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new DownstreamManager(config.Servers, options.Downstream, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<IDownstreamTransportFactory>()));
         services.AddSingleton<SessionRegistry>();
         services.AddSingleton<GatewayTools>();
         services.AddSingleton<GatewayStateProvider>();

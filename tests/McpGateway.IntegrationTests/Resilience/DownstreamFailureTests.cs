@@ -54,7 +54,7 @@ public sealed class DownstreamFailureGateways : IAsyncLifetime
             ["args"] = new JsonArray("-c", "if [ -e \"$0\" ]; then echo blocked >&2; exit 1; fi; exec \"$1\"", BlockFile, RepoPaths.FixtureServer),
         };
         string crashes = TestServers.File(("victim", victim), ("survivor", TestServers.Fixture()));
-        var quickReconnect = new GatewayOptions { InitialReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromMilliseconds(200) };
+        var quickReconnect = new GatewayOptions { Downstream = new() { InitialReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromMilliseconds(200) } };
 
         InProcessGateway[] gateways = await Task.WhenAll(
             InProcessGateway.StartAsync(startFailures, Rules, cancellationToken: ct),
@@ -117,12 +117,12 @@ public sealed class DownstreamFailureTests(DownstreamFailureGateways gateways) :
         string servers = TestServers.File(("hanging", DownstreamFailureGateways.Hanging(marker, startTimeoutMs: 300)), ("survivor", TestServers.Fixture()));
 
         // No retry during the test: the one process started is the one that timed out.
-        InProcessGateway gateway = await InProcessGateway.StartAsync(servers, DownstreamFailureGateways.Rules, new GatewayOptions { InitialReconnectDelay = TimeSpan.FromHours(1) }, cancellationToken: Ct);
+        InProcessGateway gateway = await InProcessGateway.StartAsync(servers, DownstreamFailureGateways.Rules, new GatewayOptions { Downstream = new() { InitialReconnectDelay = TimeSpan.FromHours(1) } }, cancellationToken: Ct);
         bool stoppedAfterTimeout;
         try
         {
             Assert.True(gateway.Downstream.Find("survivor")!.IsReady);
-            Assert.Equal(DownstreamState.Unavailable, gateway.Downstream.Find("hanging")!.Status.State);
+            Assert.Equal(DownstreamState.Restarting, gateway.Downstream.Find("hanging")!.Status.State);
             stoppedAfterTimeout = await ProcessProbe.WaitUntilAsync(() => ProcessProbe.FindByCommandLine(marker).Length == 0, TimeSpan.FromSeconds(10), Ct);
         }
         finally
@@ -207,7 +207,7 @@ public sealed class DownstreamFailureTests(DownstreamFailureGateways gateways) :
 
         Assert.NotNull(error);
         Assert.Equal(McpErrorCode.InternalError, error.ErrorCode);
-        Assert.Equal("Server 'victim' closed the connection during the request.", error.RemoteMessage());
+        Assert.Equal("Server 'victim' stopped during the request (the process exited with code 3).", error.RemoteMessage());
         await WaitForVictimAsync(client, changes, present: true);
     }
 

@@ -1,10 +1,10 @@
 using ModelContextProtocol.Protocol;
 
-namespace McpGateway.FastPath;
+namespace McpGateway.Downstream;
 
 /// <summary>
 /// A message that never goes on the wire: it carries an action through a transport's message channel so that the
-/// action runs after every message read before it. <see cref="Downstream.GatewayClientTransport"/> runs it instead of
+/// action runs after every message read before it. <see cref="OrderedClientTransport"/> runs it instead of
 /// passing it to the SDK.
 /// </summary>
 internal static class RawReplyMarker

@@ -21,7 +21,7 @@ internal interface IDownstreamMessageHandler
 /// call caused them. Reading the channel here keeps order (progress reaches the agent before the result) and keeps
 /// requests raw (they are routed to the agent session whose call caused them).
 /// </summary>
-internal sealed class GatewayClientTransport(IClientTransport inner, IDownstreamMessageHandler handler) : IClientTransport
+internal sealed class OrderedClientTransport(IClientTransport inner, IDownstreamMessageHandler handler) : IClientTransport
 {
     public string Name => inner.Name;
 
@@ -61,7 +61,7 @@ internal sealed class GatewayClientTransport(IClientTransport inner, IDownstream
                 {
                     while (reader.TryRead(out JsonRpcMessage? message))
                     {
-                        if (!FastPath.RawReplyMarker.TryRun(message) && !_handler.TryHandle(message, _inner))
+                        if (!RawReplyMarker.TryRun(message) && !_handler.TryHandle(message, _inner))
                         {
                             _toSdk.Writer.TryWrite(message);
                         }

@@ -13,14 +13,11 @@ namespace McpGateway.Downstream;
 /// requests to the client (sampling, elicitation, roots). They are handled here, in the order the server sent them,
 /// and routed to the agent session whose call caused them.
 /// </summary>
-internal sealed partial class DownstreamServer : IDownstreamMessageHandler
+internal sealed partial class DownstreamCalls(DownstreamServer server, ILogger logger) : IDownstreamMessageHandler
 {
     private readonly ConcurrentDictionary<long, DownstreamCall> _calls = new();
     private readonly ConcurrentDictionary<string, DownstreamCall> _byProgressToken = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<RequestId, CancellationTokenSource> _serverRequests = new();
-
-    /// <summary>Receives what no single call can claim (log messages, resource updates).</summary>
-    public IDownstreamEvents? Events { get; set; }
 
     internal void Register(DownstreamCall call)
     {
@@ -95,13 +92,13 @@ internal sealed partial class DownstreamServer : IDownstreamMessageHandler
                 // logs while another did: then the message may as well be unprompted (a server's periodic logging), and
                 // goes to the sessions that asked, so a quiet agent is not handed what it never wanted.
                 if (SoleSessionCall() is { } caller &&
-                    (caller.Upstream.AskedForLogs || Events?.OthersAskedForLogs(this, caller.Upstream.Session) != true))
+                    (caller.Upstream.AskedForLogs || server.Events?.OthersAskedForLogs(server, caller.Upstream.Session) != true))
                 {
                     caller.EnqueueNotification(notification.Method, parameters);
                 }
                 else
                 {
-                    Events?.OnLogMessage(this, parameters);
+                    server.Events?.OnLogMessage(server, parameters);
                 }
 
                 return true;
@@ -109,16 +106,16 @@ internal sealed partial class DownstreamServer : IDownstreamMessageHandler
                 SoleSessionCall()?.EnqueueNotification(notification.Method, parameters);
                 return true;
             case NotificationMethods.ResourceUpdatedNotification when parameters is not null:
-                Events?.OnResourceUpdated(this, parameters);
+                server.Events?.OnResourceUpdated(server, parameters);
                 return true;
             case NotificationMethods.ToolListChangedNotification:
-                RefreshInBackground(ListKind.Tools);
+                server.RefreshLists(ListKind.Tools);
                 return true;
             case NotificationMethods.PromptListChangedNotification:
-                RefreshInBackground(ListKind.Prompts);
+                server.RefreshLists(ListKind.Prompts);
                 return true;
             case NotificationMethods.ResourceListChangedNotification:
-                RefreshInBackground(ListKind.Resources);
+                server.RefreshLists(ListKind.Resources);
                 return true;
             case NotificationMethods.CancelledNotification:
                 if (parameters?["requestId"] is JsonNode id &&
@@ -165,7 +162,7 @@ internal sealed partial class DownstreamServer : IDownstreamMessageHandler
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {
-            LogAnswerFailed(_logger, Name, request.Method, AuditRedaction.Excerpt(ex.Message));
+            LogAnswerFailed(logger, server.Name, request.Method, AuditRedaction.Excerpt(ex.Message));
         }
     }
 
@@ -181,9 +178,9 @@ internal sealed partial class DownstreamServer : IDownstreamMessageHandler
                 return new JsonObject { ["roots"] = new JsonArray() };
             }
 
-            LogUnroutable(_logger, Name, method);
+            LogUnroutable(logger, server.Name, method);
             throw new McpProtocolException(
-                $"The gateway cannot tell which agent's call caused this {method} request (no call, or calls of several agents, are in flight on server '{Name}'), so it is not forwarded.",
+                $"The gateway cannot tell which agent's call caused this {method} request (no call, or calls of several agents, are in flight on server '{server.Name}'), so it is not forwarded.",
                 McpErrorCode.InvalidRequest);
         }
 

@@ -5,17 +5,20 @@ using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
-namespace McpGateway.FastPath;
+namespace McpGateway.Downstream;
 
 /// <summary>
 /// Newline-delimited JSON-RPC over a pair of streams (stdio), for both faces of the gateway. It does what the SDK's
 /// stream transports do (the SDK reads and writes its messages through it) and two things they cannot: a subclass sees
 /// every line as raw bytes before it is parsed, so the forwarding fast path can answer a tool call without building a
 /// message object; and writes are queued and flushed in batches, one system call for as many messages as are waiting.
+/// A line longer than the transport's limit is never held whole: it is skipped as it streams past (its first and last
+/// few kilobytes kept, to tell whose message it was), so a server that sends 50 MB costs the gateway nothing.
 /// </summary>
 internal abstract partial class JsonLineTransport : TransportBase
 {
-    private const int MaxLineBytes = 64 * 1024 * 1024;
+    private const int InitialBufferBytes = 64 * 1024;
+    private const int KeptBytes = 4 * 1024;
     private static readonly JsonSerializerOptions s_protocol = McpJsonUtilities.ProtocolOptions;
 
     private readonly Stream _input;
@@ -27,11 +30,12 @@ internal abstract partial class JsonLineTransport : TransportBase
     private Task _writing = Task.CompletedTask;
     private long _passedOn;
 
-    protected JsonLineTransport(string name, Stream input, Stream output, ILoggerFactory? loggerFactory)
+    protected JsonLineTransport(string name, Stream input, Stream output, ILoggerFactory? loggerFactory, long maxLineBytes = DownstreamOptions.StandardMaxMessageBytes)
         : base(name, loggerFactory)
     {
         _input = input;
         _output = output;
+        MaxLineBytes = (int)Math.Clamp(maxLineBytes, 1024, int.MaxValue - 1);
         _logger = loggerFactory?.CreateLogger(GetType()) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
 
@@ -48,6 +52,17 @@ internal abstract partial class JsonLineTransport : TransportBase
     /// during the call. Runs on the read loop: must not block.
     /// </summary>
     protected virtual bool TryTakeLine(ReadOnlySpan<byte> line) => false;
+
+    /// <summary>The longest message accepted; longer ones go to <see cref="OnOversizedLine"/>.</summary>
+    public int MaxLineBytes { get; }
+
+    /// <summary>
+    /// Called on the read loop for a line longer than <see cref="MaxLineBytes"/>, which was skipped: given its first
+    /// and last bytes and its length, to answer whoever waits for it.
+    /// </summary>
+    protected virtual void OnOversizedLine(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, long length)
+    {
+    }
 
     /// <summary>How many messages the read loop has passed on to the SDK's channel so far.</summary>
     protected long PassedOn => Interlocked.Read(ref _passedOn);
@@ -73,24 +88,31 @@ internal abstract partial class JsonLineTransport : TransportBase
 
     private async Task ReadLoopAsync()
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
         int filled = 0;
         Exception? error = null;
+        var skipping = new OversizedLine();
         try
         {
             while (true)
             {
                 if (filled == buffer.Length)
                 {
-                    if (buffer.Length >= MaxLineBytes)
+                    if (buffer.Length > MaxLineBytes)
                     {
-                        throw new InvalidDataException($"a message longer than {MaxLineBytes} bytes");
+                        // A line longer than allowed: keep its start, drop the rest until its end, and shrink back.
+                        skipping.Begin(buffer.AsSpan(0, filled));
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+                        filled = 0;
                     }
-
-                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
+                    else
+                    {
+                        byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, MaxLineBytes + 1L));
+                        buffer.AsSpan(0, filled).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
                 }
 
                 int read = await _input.ReadAsync(buffer.AsMemory(filled), _shutdown.Token);
@@ -102,11 +124,40 @@ internal abstract partial class JsonLineTransport : TransportBase
                 int scanFrom = filled;
                 filled += read;
                 int start = 0;
+                if (skipping.Active)
+                {
+                    int end = buffer.AsSpan(0, filled).IndexOf((byte)'\n');
+                    if (end < 0)
+                    {
+                        skipping.Skip(buffer.AsSpan(0, filled));
+                        filled = 0;
+                        continue;
+                    }
+
+                    skipping.Skip(buffer.AsSpan(0, end));
+                    OnOversizedLine(skipping.Head, skipping.Tail, skipping.Length);
+                    LogOversized(_logger, Name, skipping.Length, MaxLineBytes);
+                    skipping.Reset();
+                    start = scanFrom = end + 1;
+                }
+
                 int newline;
                 while ((newline = buffer.AsSpan(scanFrom, filled - scanFrom).IndexOf((byte)'\n')) >= 0)
                 {
                     int end = scanFrom + newline;
-                    Dispatch(buffer.AsSpan(start, end - start));
+                    if (end - start > MaxLineBytes)
+                    {
+                        // Whole in the buffer, but over the limit all the same (pooled buffers come in powers of two).
+                        skipping.Begin(buffer.AsSpan(start, end - start));
+                        OnOversizedLine(skipping.Head, skipping.Tail, skipping.Length);
+                        LogOversized(_logger, Name, skipping.Length, MaxLineBytes);
+                        skipping.Reset();
+                    }
+                    else
+                    {
+                        Dispatch(buffer.AsSpan(start, end - start));
+                    }
+
                     start = scanFrom = end + 1;
                 }
 
@@ -114,6 +165,15 @@ internal abstract partial class JsonLineTransport : TransportBase
                 {
                     buffer.AsSpan(start, filled - start).CopyTo(buffer);
                     filled -= start;
+                }
+
+                if (buffer.Length > InitialBufferBytes && filled <= InitialBufferBytes / 2)
+                {
+                    // Back to the usual size once a large message has gone through, so memory returns.
+                    byte[] smaller = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+                    buffer.AsSpan(0, filled).CopyTo(smaller);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = smaller;
                 }
             }
         }
@@ -128,6 +188,56 @@ internal abstract partial class JsonLineTransport : TransportBase
         {
             ArrayPool<byte>.Shared.Return(buffer);
             OnInputEnded(error);
+        }
+    }
+
+    /// <summary>The first and last bytes of a line being skipped for its size, and how long it was.</summary>
+    private sealed class OversizedLine
+    {
+        private readonly byte[] _head = new byte[KeptBytes];
+        private readonly byte[] _tail = new byte[KeptBytes];
+        private int _headLength;
+        private int _tailLength;
+
+        public bool Active { get; private set; }
+
+        public long Length { get; private set; }
+
+        public ReadOnlySpan<byte> Head => _head.AsSpan(0, _headLength);
+
+        public ReadOnlySpan<byte> Tail => _tail.AsSpan(0, _tailLength);
+
+        public void Begin(ReadOnlySpan<byte> start)
+        {
+            Active = true;
+            _headLength = Math.Min(start.Length, KeptBytes);
+            start[.._headLength].CopyTo(_head);
+            Length = 0;
+            _tailLength = 0;
+            Skip(start);
+        }
+
+        public void Skip(ReadOnlySpan<byte> bytes)
+        {
+            Length += bytes.Length;
+            if (bytes.Length >= KeptBytes)
+            {
+                bytes[^KeptBytes..].CopyTo(_tail);
+                _tailLength = KeptBytes;
+                return;
+            }
+
+            int keep = Math.Min(_tailLength, KeptBytes - bytes.Length);
+            _tail.AsSpan(_tailLength - keep, keep).CopyTo(_tail);
+            bytes.CopyTo(_tail.AsSpan(keep));
+            _tailLength = keep + bytes.Length;
+        }
+
+        public void Reset()
+        {
+            Active = false;
+            Length = 0;
+            _headLength = _tailLength = 0;
         }
     }
 
@@ -195,6 +305,9 @@ internal abstract partial class JsonLineTransport : TransportBase
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Name}: a line that is not a JSON-RPC message was ignored: {Error}")]
     private static partial void LogUnparsable(ILogger logger, string name, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Name}: a message of {Length} bytes was dropped: the limit is {Limit} bytes.")]
+    private static partial void LogOversized(ILogger logger, string name, long length, int limit);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Name}: writing failed: {Error}")]
     private static partial void LogWriteFailed(ILogger logger, string name, string error);

@@ -6,18 +6,43 @@ using ModelContextProtocol.Protocol;
 
 namespace McpGateway.Downstream;
 
-/// <summary>The gateway's copy of a server's tools, prompts, resources and templates, refreshed when the server says they changed.</summary>
-internal sealed partial class DownstreamServer
+/// <summary>
+/// The gateway's copy of one server's tools, prompts, resources and templates: loaded when it connects, loaded again
+/// when it says one changed, and kept while it is down so exposed names stay stable. Each entry is judged on its own
+/// (one malformed tool is skipped with a reason, not the whole list).
+/// </summary>
+internal sealed partial class DownstreamLists(string server, ILogger logger)
 {
     private const int MaxPages = 1000;
-    private static readonly ListKind[] s_allLists = [ListKind.Tools, ListKind.Prompts, ListKind.Resources, ListKind.ResourceTemplates];
+    private static readonly ListKind[] s_all = [ListKind.Tools, ListKind.Prompts, ListKind.Resources, ListKind.ResourceTemplates];
+
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private volatile IReadOnlyList<DownstreamTool> _tools = [];
+    private volatile IReadOnlyList<DownstreamItem> _prompts = [];
+    private volatile IReadOnlyList<DownstreamItem> _resources = [];
+    private volatile IReadOnlyList<DownstreamItem> _resourceTemplates = [];
+
+    public IReadOnlyList<DownstreamTool> Tools => _tools;
+
+    public IReadOnlyList<DownstreamItem> Prompts => _prompts;
+
+    public IReadOnlyList<DownstreamItem> Resources => _resources;
+
+    public IReadOnlyList<DownstreamItem> ResourceTemplates => _resourceTemplates;
+
+    /// <summary>Raised after a list was loaded again because the server said it changed.</summary>
+    public event Action? Refreshed;
 
     /// <summary>Sets the tool list without a connection: for benchmarks and tests of the catalog at scale.</summary>
-    internal void SetLastKnownTools(IReadOnlyList<DownstreamTool> tools) => _tools = tools;
+    internal void SetTools(IReadOnlyList<DownstreamTool> tools) => _tools = tools;
 
-    private void RefreshInBackground(ListKind kind)
+    /// <summary>Loads every list the server offers (part of connecting, bounded by the start timeout).</summary>
+    public Task LoadAllAsync(McpClient client, CancellationToken cancellationToken) => LoadAsync(client, s_all, cancellationToken);
+
+    /// <summary>The server said a list changed: load it again in the background, then tell <see cref="Refreshed"/>.</summary>
+    public void RefreshInBackground(DownstreamConnection? connection, ListKind kind)
     {
-        if (_client is not { } client)
+        if (connection is null || connection.IsLost)
         {
             return;
         }
@@ -27,21 +52,21 @@ internal sealed partial class DownstreamServer
         {
             try
             {
-                await LoadListsAsync(client, kinds, _stopping.Token);
-                Changed?.Invoke(this);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogRefreshFailed(_logger, Name, kind, AuditRedaction.Excerpt(ex.Message));
+                await LoadAsync(connection.Client, kinds, connection.LostToken);
+                Refreshed?.Invoke();
             }
             catch (OperationCanceledException)
             {
-                // Shutting down.
+                // The connection went away; the next one loads everything again.
+            }
+            catch (Exception ex)
+            {
+                LogRefreshFailed(logger, server, kind, AuditRedaction.Excerpt(ex.Message));
             }
         });
     }
 
-    private async Task LoadListsAsync(McpClient client, ListKind[] kinds, CancellationToken cancellationToken)
+    private async Task LoadAsync(McpClient client, ListKind[] kinds, CancellationToken cancellationToken)
     {
         await _refreshLock.WaitAsync(cancellationToken);
         try
@@ -56,10 +81,10 @@ internal sealed partial class DownstreamServer
                     _ => capabilities.Resources is not null,
                 };
                 var problems = new List<string>();
+                var seen = new HashSet<string>(StringComparer.Ordinal);
                 if (kind == ListKind.Tools)
                 {
                     var tools = new List<DownstreamTool>();
-                    var seen = new HashSet<string>(StringComparer.Ordinal);
                     if (offered)
                     {
                         await ReadPagesAsync(client, kind, result => ToolListReader.Read(result, tools, seen, problems), cancellationToken);
@@ -70,7 +95,6 @@ internal sealed partial class DownstreamServer
                 else
                 {
                     var items = new List<DownstreamItem>();
-                    var seen = new HashSet<string>(StringComparer.Ordinal);
                     if (offered)
                     {
                         await ReadPagesAsync(client, kind, result => ItemListReader.Read(kind, result, items, seen, problems), cancellationToken);
@@ -92,7 +116,7 @@ internal sealed partial class DownstreamServer
 
                 foreach (string problem in problems)
                 {
-                    LogItemSkipped(_logger, Name, kind, problem);
+                    LogItemSkipped(logger, server, kind, problem);
                 }
             }
         }

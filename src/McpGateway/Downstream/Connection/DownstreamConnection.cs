@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using McpGateway.Configuration;
+using McpGateway.Diagnostics;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.Downstream;
+
+/// <summary>
+/// One live connection to a downstream server: the transport, the SDK client over it, what the two negotiated, and
+/// the raw stdio connection the fast path uses. Requests are sent raw (JSON in, JSON out) so nothing the server sends
+/// is lost to the SDK's typed models. When the connection is lost, every request in flight on it fails at once with
+/// the reason, and any request sent afterwards fails before it is sent: nobody waits for a timeout on a dead server.
+/// </summary>
+internal sealed partial class DownstreamConnection : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _lost = new();
+    private readonly ILogger _logger;
+    private string? _lostReason;
+    private int _disposed;
+
+    private DownstreamConnection(string name, McpClient client, StdioProcessTransport? raw, ILogger logger)
+    {
+        Name = name;
+        Client = client;
+        Raw = raw;
+        _logger = logger;
+    }
+
+    public string Name { get; }
+
+    public McpClient Client { get; }
+
+    /// <summary>The raw stdio connection (fast path), when the server runs as a child process.</summary>
+    public StdioProcessTransport? Raw { get; }
+
+    public string? ProtocolVersion => Client.NegotiatedProtocolVersion;
+
+    /// <summary>True when the server speaks 2026-07-28 or later (per-request metadata, multi round-trip, subscriptions/listen).</summary>
+    public bool IsModern => ProtocolVersions.IsJuly2026OrLater(Client.NegotiatedProtocolVersion);
+
+    public bool IsLost => _lost.IsCancellationRequested;
+
+    /// <summary>Cancelled when the connection is lost.</summary>
+    public CancellationToken LostToken => _lost.Token;
+
+    /// <summary>Completes when the SDK client's connection ends, with what it knows of why.</summary>
+    public Task<ClientCompletionDetails> Completion => Client.Completion;
+
+    /// <summary>
+    /// Connects: creates the transport, then the SDK client. The SDK first probes with 2026-07-28's
+    /// <c>server/discover</c>; some servers answer methods they do not know with an empty result instead of an error,
+    /// which fails the probe rather than falling back, so such a failure is retried with the 2025-11-25 handshake.
+    /// </summary>
+    public static async Task<DownstreamConnection> OpenAsync(
+        ServerConfig config,
+        IDownstreamTransportFactory factory,
+        DownstreamOptions options,
+        IDownstreamMessageHandler handler,
+        McpClientOptions clientOptions,
+        ILoggerFactory loggerFactory,
+        ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        string? version = config.Transport == ServerTransport.Sse ? ProtocolVersions.Legacy : null;
+        try
+        {
+            return await CreateAsync(version, cancellationToken);
+        }
+        catch (Exception ex) when (version is null && IsProtocolNegotiationFailure(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            LogLegacyFallback(logger, config.Name, AuditRedaction.Excerpt(ex.Message));
+            return await CreateAsync(ProtocolVersions.Legacy, cancellationToken);
+        }
+
+        async Task<DownstreamConnection> CreateAsync(string? protocolVersion, CancellationToken ct)
+        {
+            IClientTransport inner = factory.Create(config, options, loggerFactory);
+            var transport = new OrderedClientTransport(inner, handler);
+            clientOptions.ProtocolVersion = protocolVersion;
+            McpClient client = await McpClient.CreateAsync(transport, clientOptions, loggerFactory, ct);
+            return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger);
+        }
+    }
+
+    /// <summary>Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the server's code and message.</summary>
+    public async Task<JsonNode?> SendRequestAsync(string method, JsonNode? parameters, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_lost.IsCancellationRequested)
+        {
+            throw Lost();
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lost.Token);
+        linked.CancelAfter(timeout);
+        try
+        {
+            JsonRpcResponse response = await Client.SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, linked.Token);
+            return response.Result;
+        }
+        catch (McpProtocolException ex)
+        {
+            throw DownstreamErrors.Relay(ex);
+        }
+        catch (OperationCanceledException) when (_lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Lost();
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new McpProtocolException(
+                $"The request to server '{Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.",
+                (McpErrorCode)DownstreamErrors.RequestTimeoutErrorCode);
+        }
+        catch (Exception ex) when (ex is OversizedReplyException || ex.InnerException is OversizedReplyException)
+        {
+            throw new McpException((ex as OversizedReplyException ?? ex.InnerException!).Message);
+        }
+        // A cancellation that is neither the caller's nor the timeout is the client cancelling its pending requests
+        // because the connection closed (the server died mid-call): the same failure as a transport error.
+        catch (Exception ex) when (ex is IOException or ClientTransportClosedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogCallFailed(_logger, Name, method, AuditRedaction.Excerpt(ex.Message));
+            throw new McpException($"Server '{Name}' closed the connection during the request.");
+        }
+    }
+
+    /// <summary>Marks the connection lost: every request in flight on it, SDK path and fast path, fails now.</summary>
+    public void Lose(string reason)
+    {
+        Interlocked.CompareExchange(ref _lostReason, reason, null);
+        try
+        {
+            _lost.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private McpException Lost() => new($"Server '{Name}' stopped during the request ({_lostReason ?? "the connection was lost"}).");
+
+    /// <summary>A failure of the protocol exchange itself (not of starting or reaching the server), worth a retry with 2025-11-25.</summary>
+    private static bool IsProtocolNegotiationFailure(Exception ex)
+    {
+        Exception cause = ex;
+        while (cause.InnerException is { } inner)
+        {
+            cause = inner;
+        }
+
+        return cause is System.Text.Json.JsonException or McpException && cause is not McpProtocolException { ErrorCode: not McpErrorCode.InternalError };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Lose("the connection was closed");
+        try
+        {
+            await Client.DisposeAsync();
+        }
+        catch
+        {
+            // Shutting down a broken connection can fail in many ways; none of them matter here.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' failed the 2026-07-28 probe ({Error}); connecting with 2025-11-25.")]
+    private static partial void LogLegacyFallback(ILogger logger, string server, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Server '{Server}': '{Method}' failed: {Error}")]
+    private static partial void LogCallFailed(ILogger logger, string server, string method, string error);
+}

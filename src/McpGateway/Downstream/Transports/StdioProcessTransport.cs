@@ -1,0 +1,462 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using McpGateway.Configuration;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpGateway.Downstream;
+
+/// <summary>
+/// Starts a stdio MCP server as a child process (in a process group of its own, see <see cref="ChildProcesses"/>)
+/// and connects to it, like the SDK's <c>StdioClientTransport</c> (command, arguments, environment, working
+/// directory, stderr passed to the log), and besides lets the gateway send a request as raw bytes and get the raw
+/// response line back (the fast path).
+/// </summary>
+internal sealed class StdioProcessClientTransport(ServerConfig config, long maxMessageBytes, TimeSpan stopGrace, Action<string> stderrLine, ILoggerFactory loggerFactory) : IClientTransport
+{
+    public string Name => config.Name;
+
+    /// <summary>The connection made by the last <see cref="ConnectAsync"/>, for the raw fast path.</summary>
+    public StdioProcessTransport? Connection { get; private set; }
+
+    public Task<ITransport> ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        var start = new ProcessStartInfo(config.Command!)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            CreateNoWindow = true,
+        };
+        foreach (string argument in config.Args)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        if (config.WorkingDirectory is not null)
+        {
+            start.WorkingDirectory = config.WorkingDirectory;
+        }
+
+        foreach ((string key, string value) in config.Env)
+        {
+            start.Environment[key] = value;
+        }
+
+        ILogger logger = loggerFactory.CreateLogger<StdioProcessTransport>();
+        Process process = ChildProcesses.Start(start, logger);
+        var connection = new StdioProcessTransport(config.Name, process, maxMessageBytes, stopGrace, stderrLine, loggerFactory);
+        Connection = connection;
+        return Task.FromResult<ITransport>(connection);
+    }
+}
+
+/// <summary>
+/// The connection to one child process (see <see cref="StdioProcessClientTransport"/>). It is over the moment the
+/// process exits or its output ends, whichever comes first (a server's own child can keep the output open after the
+/// server died): every raw request in flight fails at once, and so does any sent after.
+/// </summary>
+internal sealed partial class StdioProcessTransport : JsonLineTransport
+{
+    private const string RawIdPrefix = "mcpgw:";
+    private const int StderrTailLines = 20;
+    private const int MaxStderrLineChars = 4096;
+    private static readonly TimeSpan s_exitGrace = TimeSpan.FromMilliseconds(250);
+    private static long s_nextRawId;
+
+    private readonly Process _process;
+    private readonly TimeSpan _stopGrace;
+    private readonly ILogger _logger;
+    private readonly Action<string> _stderrLine;
+    private readonly ConcurrentDictionary<string, RawRequest> _raw = new(StringComparer.Ordinal);
+    private readonly Queue<string> _stderrTail = new();
+    private readonly Task _stderr;
+    private volatile string? _closed;
+    private int _disconnected;
+    private int _disposed;
+
+    public StdioProcessTransport(string name, Process process, long maxMessageBytes, TimeSpan stopGrace, Action<string> stderrLine, ILoggerFactory loggerFactory)
+        : base(name, process.StandardOutput.BaseStream, process.StandardInput.BaseStream, loggerFactory, maxMessageBytes)
+    {
+        _process = process;
+        _stopGrace = stopGrace;
+        _stderrLine = stderrLine;
+        _logger = loggerFactory.CreateLogger<StdioProcessTransport>();
+        _stderr = Task.Run(ReadStandardErrorAsync);
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => _ = CloseSoonAsync();
+        Start();
+        if (process.HasExited)
+        {
+            Close(DescribeExit());
+        }
+    }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Why the connection is over, once it is; null while it lives.</summary>
+    public string? ClosedReason => _closed;
+
+    /// <summary>The last lines the server wrote to stderr (for status and for the reason a connection ended).</summary>
+    public IReadOnlyList<string> StandardErrorTail
+    {
+        get
+        {
+            lock (_stderrTail)
+            {
+                return [.. _stderrTail];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends a request built by <paramref name="build"/> (given the JSON-encoded id to put in it) and returns the raw
+    /// response line. Cancelling sends <c>notifications/cancelled</c> for it, as the SDK does for its own requests.
+    /// Fails at once, with <see cref="IOException"/>, when the connection is or becomes over.
+    /// </summary>
+    public async Task<byte[]> RequestRawAsync(Func<string, byte[]> build, CancellationToken cancellationToken)
+    {
+        string id = RawIdPrefix + Interlocked.Increment(ref s_nextRawId).ToString(CultureInfo.InvariantCulture);
+        var answer = new RawRequest(PassedOn);
+        _raw[id] = answer;
+
+        // Checked after registering, so a close that raced with this request cannot leave it waiting: either the
+        // close saw it registered and failed it, or this sees the close.
+        if (_closed is { } closed)
+        {
+            _raw.TryRemove(id, out _);
+            throw new IOException(closed);
+        }
+
+        Enqueue(build("\"" + id + "\""));
+        using CancellationTokenRegistration cancel = cancellationToken.Register(() =>
+        {
+            if (_raw.TryRemove(id, out RawRequest? pending))
+            {
+                Enqueue(JsonSerializer.SerializeToUtf8Bytes(
+                    new JsonRpcNotification { Method = NotificationMethods.CancelledNotification, Params = new System.Text.Json.Nodes.JsonObject { ["requestId"] = id, ["reason"] = "The agent cancelled the request." } },
+                    McpJsonUtilities.ProtocolOptions.GetTypeInfo(typeof(JsonRpcMessage))));
+                pending.TrySetCanceled(cancellationToken);
+            }
+        });
+        return await answer.Task;
+    }
+
+    /// <summary>A raw request in flight, and how many messages had been passed to the SDK when it was sent.</summary>
+    private sealed class RawRequest(long passedOnAtSend) : TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public long PassedOnAtSend { get; } = passedOnAtSend;
+    }
+
+    protected override bool TryTakeLine(ReadOnlySpan<byte> line)
+    {
+        // Only responses to raw requests carry an id with this prefix; everything else goes to the SDK untouched.
+        if (_raw.IsEmpty || line.IndexOf("\"mcpgw:"u8) < 0 || !TryReadId(line, out string? id) || !_raw.TryRemove(id, out RawRequest? answer))
+        {
+            return false;
+        }
+
+        byte[] reply = line.ToArray();
+        if (PassedOn == answer.PassedOnAtSend)
+        {
+            answer.TrySetResult(reply);
+        }
+        else
+        {
+            // The server sent other messages (log messages, progress, requests) while this call ran: they are handled
+            // in order by the gateway's reader, and the reply must not overtake them, or the call would end before its
+            // log messages are routed to its agent.
+            RunInOrder(() => answer.TrySetResult(reply));
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A reply too large to take: whoever waits for it gets an error saying so (a raw request directly, an SDK request
+    /// through an error response in its place); a message that cannot be matched to a request ends the connection,
+    /// which is restarted, rather than leave a caller waiting for its timeout.
+    /// </summary>
+    protected override void OnOversizedLine(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, long length)
+    {
+        string message = $"The reply of server '{Name}' was {length.ToString(CultureInfo.InvariantCulture)} bytes, more than its limit of {MaxLineBytes.ToString(CultureInfo.InvariantCulture)} (maxMessageBytes); it was dropped.";
+        if (OversizedMessageId.Find(head, tail) is not { } id)
+        {
+            Close($"it sent a message of {length} bytes, over its limit of {MaxLineBytes}, that answers no request the gateway can name");
+            return;
+        }
+
+        if (id.Id is string text && text.StartsWith(RawIdPrefix, StringComparison.Ordinal))
+        {
+            if (_raw.TryRemove(text, out RawRequest? pending))
+            {
+                pending.TrySetException(new OversizedReplyException(message));
+            }
+
+            return;
+        }
+
+        _ = WriteMessageAsync(new JsonRpcError { Id = id, Error = new JsonRpcErrorDetail { Code = (int)McpErrorCode.InternalError, Message = message } });
+    }
+
+    private static bool TryReadId(ReadOnlySpan<byte> line, out string id)
+    {
+        id = string.Empty;
+        var reader = new Utf8JsonReader(line);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return false;
+        }
+
+        bool isResponse = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("id"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    id = reader.GetString()!;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                isResponse |= reader.ValueTextEquals("result"u8) || reader.ValueTextEquals("error"u8);
+                if (reader.ValueTextEquals("method"u8))
+                {
+                    return false;
+                }
+
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        return isResponse && id.StartsWith(RawIdPrefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The process exited: its last messages may still be in the pipe, and the output normally ends a moment later.
+    /// A child of the server can keep the output open, though, so the connection is declared over after a short
+    /// grace either way: a caller waits a fraction of a second, never its whole timeout.
+    /// </summary>
+    private async Task CloseSoonAsync()
+    {
+        await Task.Delay(s_exitGrace).ConfigureAwait(false);
+        Close(DescribeExit());
+    }
+
+    protected override void OnInputEnded(Exception? error) =>
+        Close(_process.HasExited ? DescribeExit() : error is null ? "the server closed its output" : "reading from the server failed: " + error.Message);
+
+    /// <summary>Ends the connection once: fails every raw request in flight, then completes the SDK's channel with the reason.</summary>
+    private void Close(string reason)
+    {
+        if (Interlocked.CompareExchange(ref _closed, reason, null) is not null)
+        {
+            return;
+        }
+
+        var ended = new IOException(reason);
+        foreach (string id in _raw.Keys)
+        {
+            if (_raw.TryRemove(id, out RawRequest? pending))
+            {
+                pending.TrySetException(ended);
+            }
+        }
+
+        if (Interlocked.Exchange(ref _disconnected, 1) == 0)
+        {
+            // The same completion the SDK's stdio transport reports, so the exit code and stderr tail reach the logs.
+            SetDisconnected(new ClientTransportClosedException(new StdioClientCompletionDetails
+            {
+                ProcessId = _process.Id,
+                ExitCode = _process.HasExited ? _process.ExitCode : null,
+                StandardErrorTail = [.. StandardErrorTail],
+                Exception = ended,
+            }));
+        }
+    }
+
+    private string DescribeExit()
+    {
+        try
+        {
+            return _process.HasExited ? $"the process exited with code {_process.ExitCode.ToString(CultureInfo.InvariantCulture)}" : "the process exited";
+        }
+        catch (InvalidOperationException)
+        {
+            return "the process exited";
+        }
+    }
+
+    /// <summary>Reads stderr line by line, each cut to a bounded length, so a server cannot make the gateway hold a huge line.</summary>
+    private async Task ReadStandardErrorAsync()
+    {
+        var decoder = new UTF8Encoding(false).GetDecoder();
+        byte[] bytes = ArrayPool<byte>.Shared.Rent(8192);
+        char[] chars = ArrayPool<char>.Shared.Rent(8192);
+        var line = new StringBuilder();
+        bool cut = false;
+        try
+        {
+            Stream stderr = _process.StandardError.BaseStream;
+            int read;
+            while ((read = await stderr.ReadAsync(bytes)) > 0)
+            {
+                int count = decoder.GetChars(bytes, 0, read, chars, 0);
+                for (int i = 0; i < count; i++)
+                {
+                    char c = chars[i];
+                    if (c == '\n')
+                    {
+                        EmitStderr(line, cut);
+                        line.Clear();
+                        cut = false;
+                    }
+                    else if (c != '\r' && line.Length < MaxStderrLineChars)
+                    {
+                        line.Append(c);
+                    }
+                    else if (c != '\r')
+                    {
+                        cut = true;
+                    }
+                }
+            }
+
+            if (line.Length > 0)
+            {
+                EmitStderr(line, cut);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The process is gone.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
+
+    private void EmitStderr(StringBuilder line, bool cut)
+    {
+        string text = cut ? line.Append(" …(cut)").ToString() : line.ToString();
+        lock (_stderrTail)
+        {
+            _stderrTail.Enqueue(text);
+            if (_stderrTail.Count > StderrTailLines)
+            {
+                _stderrTail.Dequeue();
+            }
+        }
+
+        _stderrLine(text);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await StopWritingAsync(TimeSpan.FromMilliseconds(200));
+
+        // Closing stdin asks a well-behaved server to exit; its process group is stopped if it has not after the grace.
+        await ChildProcesses.StopAsync(_process, _stopGrace, _logger);
+        Close(DescribeExit());
+        await StopReadingAsync();
+        await _stderr.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _process.Dispose();
+    }
+}
+
+/// <summary>A reply over the server's message size limit, dropped unread.</summary>
+internal sealed class OversizedReplyException(string message) : IOException(message);
+
+/// <summary>
+/// Finds the id of a message that was skipped for its size, from its first and last bytes only. The top-level
+/// <c>id</c> is either among the first properties (the C# SDK writes <c>jsonrpc</c> and <c>id</c> first) or the last
+/// (the TypeScript SDK writes it after the result), where it is followed by nothing but the object's closing brace.
+/// </summary>
+internal static partial class OversizedMessageId
+{
+    public static RequestId? Find(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail) => FromHead(head) ?? FromTail(tail);
+
+    private static RequestId? FromHead(ReadOnlySpan<byte> head)
+    {
+        var reader = new Utf8JsonReader(head, isFinalBlock: false, default);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isId = reader.ValueTextEquals("id"u8);
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                if (isId)
+                {
+                    return reader.TokenType switch
+                    {
+                        JsonTokenType.String => new RequestId(reader.GetString()!),
+                        JsonTokenType.Number when reader.TryGetInt64(out long number) => new RequestId(number),
+                        _ => null,
+                    };
+                }
+
+                if (!reader.TrySkip())
+                {
+                    // The id comes after this value, beyond what was kept.
+                    return null;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return null;
+    }
+
+    private static RequestId? FromTail(ReadOnlySpan<byte> tail)
+    {
+        Match match = TrailingId().Match(Encoding.UTF8.GetString(tail));
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        if (match.Groups["number"].Success && long.TryParse(match.Groups["number"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long number))
+        {
+            return new RequestId(number);
+        }
+
+        return match.Groups["text"].Success ? new RequestId(JsonSerializer.Deserialize(match.Groups["text"].Value, GatewayJsonContext.Default.String)!) : null;
+    }
+
+    [GeneratedRegex("""[,{]\s*"id"\s*:\s*(?:(?<number>-?\d+)|(?<text>"(?:[^"\\]|\\.)*"))\s*\}\s*$""", RegexOptions.CultureInvariant)]
+    private static partial Regex TrailingId();
+}
