@@ -75,6 +75,11 @@ public static class ConfigurationLoader
             diagnostics.AddRange(rulesResult.Diagnostics);
         }
 
+        if (serversResult?.Value is { } loadedServers)
+        {
+            WarnAboutMissingCommands(loadedServers, diagnostics);
+        }
+
         ConfigLoadResult<GatewaySettings> settingsResult = SettingsLoader.Load(settings, environment, overrides, rules.Path);
         diagnostics.AddRange(settingsResult.Diagnostics);
         ConfigLoadResult<ConfigurationSnapshot> combined = Combine(serversResult?.Value, rulesResult?.Value, diagnostics, defaultAgentOverride ?? environment.GetVariable(DefaultAgentVariable));
@@ -111,6 +116,32 @@ public static class ConfigurationLoader
 
         PolicySnapshot policy = PolicySnapshot.Compile(rules, servers.Servers.Select(s => s.Name), defaultAgentOverride);
         return new ConfigLoadResult<ConfigurationSnapshot>(new ConfigurationSnapshot(servers, rules, policy), diagnostics);
+    }
+
+    /// <summary>A stdio server whose program is not there would only fail at start: say so now (a warning: PATH may differ where it runs).</summary>
+    private static void WarnAboutMissingCommands(ServersConfig servers, List<ConfigDiagnostic> diagnostics)
+    {
+        foreach (ServerConfig server in servers.Servers)
+        {
+            if (server.Transport != ServerTransport.Stdio || !server.Enabled || server.Command is not { Length: > 0 } command)
+            {
+                continue;
+            }
+
+            string? path = server.Env.TryGetValue("PATH", out string? own) ? own : null;
+            if (CommandLocator.Resolve(command, server.WorkingDirectory, path) is null)
+            {
+                string commandPath = JsonPath.Property(server.SourcePath, "command");
+                diagnostics.Add(new ConfigDiagnostic(
+                    DiagnosticSeverity.Warning,
+                    servers.SourceFile ?? "(servers)",
+                    commandPath,
+                    command.Contains('/', StringComparison.Ordinal) ? "the program it names does not exist, so the server cannot start here." : "the program it names is not on PATH, so the server cannot start here.",
+                    "install it, give its full path, or set PATH in the server's env.",
+                    servers.Positions?.Find(commandPath)?.Line,
+                    servers.Positions?.Find(commandPath)?.Column));
+            }
+        }
     }
 
     private static void WarnAboutUnknownServers(ServersConfig servers, RulesConfig rules, List<ConfigDiagnostic> diagnostics)

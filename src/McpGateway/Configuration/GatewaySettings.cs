@@ -26,6 +26,24 @@ public sealed record GatewaySettings
     public AuditSettings Audit { get; init; } = new();
 
     public LoggingSettings Logging { get; init; } = new();
+
+    public AdminSettings Admin { get; init; } = new();
+
+    public HealthSettings Health { get; init; } = new();
+}
+
+/// <summary>Who may use the operations endpoints (<c>/status</c>, <c>/admin/reload</c>, <c>/metrics</c>) once authentication is on.</summary>
+public sealed record AdminSettings
+{
+    /// <summary>Agents whose credentials are admin credentials. Without authentication the endpoints are open (loopback, or a trusted network).</summary>
+    public IReadOnlyList<string> Agents { get; init; } = [];
+}
+
+/// <summary>What <c>/readyz</c> requires.</summary>
+public sealed record HealthSettings
+{
+    /// <summary>"required" (the servers marked <c>required</c> are ready), "all" (every enabled server is), or "any" (one is, or none is configured).</summary>
+    public string ReadyWhen { get; init; } = "required";
 }
 
 /// <summary>The Streamable HTTP endpoint.</summary>

@@ -76,8 +76,8 @@ internal sealed class JsonNodeReader(ConfigDocument document)
                     return true;
                 case JsonValueKind.False:
                     return false;
-                case JsonValueKind.String when bool.TryParse(value.GetValue<string>(), out bool parsed):
-                    // "${FLAG:-true}" arrives as a string after substitution.
+                case JsonValueKind.String when document.IsSubstituted(path) && bool.TryParse(value.GetValue<string>(), out bool parsed):
+                    // "${FLAG:-true}" arrives as a string after substitution; a quoted "false" written as such is a mistake.
                     return parsed;
             }
         }

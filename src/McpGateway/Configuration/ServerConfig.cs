@@ -86,6 +86,9 @@ public sealed record ServersConfig
 {
     public string? SourceFile { get; init; }
 
+    /// <summary>Where each JSON path is in the file, for diagnostics made after parsing.</summary>
+    internal JsonPositionMap? Positions { get; init; }
+
     public IReadOnlyList<ServerConfig> Servers { get; init; } = [];
 
     public static ServersConfig Empty { get; } = new();

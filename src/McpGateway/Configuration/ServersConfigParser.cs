@@ -79,7 +79,7 @@ internal static class ServersConfigParser
             }
         }
 
-        var config = new ServersConfig { SourceFile = document.File, Servers = servers };
+        var config = new ServersConfig { SourceFile = document.File, Positions = document.Positions, Servers = servers };
         return new ConfigLoadResult<ServersConfig>(bag.HasErrors ? null : config, bag.Items);
     }
 

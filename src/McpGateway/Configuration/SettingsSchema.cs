@@ -83,7 +83,11 @@ internal static class SettingsSchema
             ("arguments", SettingsShape.Scalar),
             ("bufferRecords", SettingsShape.Scalar))),
         ("logging", SettingsShape.Object(
-            ("level", SettingsShape.Scalar))));
+            ("level", SettingsShape.Scalar))),
+        ("admin", SettingsShape.Object(
+            ("agents", SettingsShape.List))),
+        ("health", SettingsShape.Object(
+            ("readyWhen", SettingsShape.Scalar))));
 
     /// <summary>Reports unknown keys and values of the wrong kind (object where a scalar belongs, and so on).</summary>
     public static void Check(JsonNodeReader reader, JsonNode? node, SettingsShape shape, string path)

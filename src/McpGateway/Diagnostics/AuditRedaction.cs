@@ -230,7 +230,7 @@ internal static class AuditRedaction
 
     private static bool LooksLikeCredential(ReadOnlySpan<char> run)
     {
-        if (run.Length < MinCredentialRun)
+        if (run.Length < MinCredentialRun || IsPathLike(run))
         {
             return false;
         }
@@ -244,6 +244,28 @@ internal static class AuditRedaction
         }
 
         return letter && digit;
+    }
+
+    /// <summary>
+    /// A file path or URL path (<c>/usr/lib/node_modules/x/dist/index.js</c>): slash-separated segments each shorter
+    /// than a credential. Base64 also holds slashes, but its segments between them are long and random.
+    /// </summary>
+    private static bool IsPathLike(ReadOnlySpan<char> run)
+    {
+        if (run.IndexOf('/') < 0)
+        {
+            return false;
+        }
+
+        foreach (Range segment in run.Split('/'))
+        {
+            if (run[segment].Length >= MinCredentialRun)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Where the token after <c>Bearer</c> ends, or null when there is none (the word in prose).</summary>

@@ -35,6 +35,22 @@ internal sealed partial class DownstreamManager : IAsyncDisposable
         _servers = [.. servers.Servers.Where(s => s.Enabled).Select(Create)];
     }
 
+    /// <summary>Receives, for every server now and later, what no single call can claim (log messages, resource updates).</summary>
+    public IDownstreamEvents? Events
+    {
+        get => _events;
+        set
+        {
+            _events = value;
+            foreach (DownstreamServer server in _servers)
+            {
+                server.Events = value;
+            }
+        }
+    }
+
+    private IDownstreamEvents? _events;
+
     /// <summary>Enabled servers, in configuration order.</summary>
     public IReadOnlyList<DownstreamServer> Servers => _servers;
 
@@ -53,7 +69,9 @@ internal sealed partial class DownstreamManager : IAsyncDisposable
 
     /// <summary>
     /// Applies a new servers file: an unchanged entry keeps its running server; a changed one is stopped and started
-    /// anew; a removed one is stopped; an added one is started. Waits for the new ones' first attempts.
+    /// anew; a removed one is stopped; an added one is started. Completes once the old servers are stopped; the new
+    /// ones start in the background (and announce themselves through <see cref="Changed"/> when ready), so a slow
+    /// server never holds up the rest of a reload.
     /// </summary>
     public async Task<ServersChange> ApplyAsync(ServersConfig servers, CancellationToken cancellationToken)
     {
@@ -97,7 +115,11 @@ internal sealed partial class DownstreamManager : IAsyncDisposable
             // The old servers go first (their calls fail now, clearly), so a restarted stdio server never runs twice at once.
             await Task.WhenAll(stopped.Select(StopAsync));
             Changed?.Invoke();
-            await Task.WhenAll(started.Select(s => s.StartAsync(cancellationToken)));
+            foreach (DownstreamServer server in started)
+            {
+                _ = server.StartAsync(CancellationToken.None);
+            }
+
             return new ServersChange(added, restarted, [.. current.Keys], kept);
         }
         finally
@@ -108,7 +130,7 @@ internal sealed partial class DownstreamManager : IAsyncDisposable
 
     private DownstreamServer Create(ServerConfig config)
     {
-        var server = new DownstreamServer(config, _options, _loggerFactory, _time, _transports);
+        var server = new DownstreamServer(config, _options, _loggerFactory, _time, _transports) { Events = _events };
         server.Changed += OnServerChanged;
         return server;
     }

@@ -7,8 +7,10 @@ namespace McpGateway.Gateway;
 /// limit is refused; nobody is ever evicted to make room (the SDK's own cap, which would close the oldest idle
 /// sessions of any agent, is set above the total so it never acts). A slot is released when its session ends.
 /// </summary>
-internal sealed class SessionLimiter(SessionLimitSettings settings)
+internal sealed class SessionLimiter(SessionLimitSettings initial)
 {
+    private volatile SessionLimitSettings _settings = initial;
+
     /// <summary>The key under which sessions without a known agent are counted together.</summary>
     public const string NoAgent = "(no agent)";
 
@@ -17,7 +19,10 @@ internal sealed class SessionLimiter(SessionLimitSettings settings)
     private readonly Dictionary<string, int> _perAddress = new(StringComparer.Ordinal);
     private int _total;
 
-    public SessionLimitSettings Settings => settings;
+    public SessionLimitSettings Settings => _settings;
+
+    /// <summary>New limits (a reload): they judge the next newcomer; open sessions are never closed for them.</summary>
+    public void Apply(SessionLimitSettings settings) => _settings = settings;
 
     public int Total
     {
@@ -35,6 +40,7 @@ internal sealed class SessionLimiter(SessionLimitSettings settings)
     {
         string agentKey = agent ?? NoAgent;
         string addressKey = address ?? string.Empty;
+        SessionLimitSettings settings = _settings;
         lock (_lock)
         {
             refusal = _total >= settings.Total ? $"the gateway has {settings.Total} open sessions, its limit (limits.sessions.total)"

@@ -60,8 +60,21 @@ internal readonly record struct ToolCallDecision(
 }
 
 /// <summary>Decides tool calls: see <see cref="ToolCallDecision"/>.</summary>
-internal sealed class ToolCallGate(CallRateLimiter limiter)
+internal sealed class ToolCallGate(CallRateLimiter initial)
 {
+    private volatile CallRateLimiter _limiter = initial;
+
+    /// <summary>New rate limits (a reload): budgets start afresh under them.</summary>
+    public void Apply(Configuration.RateLimitSettings settings)
+    {
+        CallRateLimiter previous = _limiter;
+        _limiter = new CallRateLimiter(settings);
+        if (!ReferenceEquals(previous, CallRateLimiter.Unlimited))
+        {
+            previous.Dispose();
+        }
+    }
+
     /// <summary>A call by exposed name (<c>tools/call</c>): only listed tools are callable, so in discovery mode nothing downstream is.</summary>
     public ToolCallDecision Decide(GatewayState state, in Caller caller, string exposedName)
     {
@@ -106,6 +119,7 @@ internal sealed class ToolCallGate(CallRateLimiter limiter)
     /// <summary>Takes an allowed call out of the agent's budget; an over-budget call becomes <see cref="ToolCallVerdict.RateLimited"/>.</summary>
     public ToolCallDecision Admit(in ToolCallDecision decision)
     {
+        CallRateLimiter limiter = _limiter;
         if (!decision.IsAllowed || !limiter.IsLimited)
         {
             return decision;

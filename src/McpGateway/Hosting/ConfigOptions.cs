@@ -41,12 +41,21 @@ internal sealed class ConfigOptions
     /// <summary>Discovers and loads the three files; prints every diagnostic to <paramref name="error"/>.</summary>
     /// <param name="overrides">Settings given as command-line flags; they win over the file and the environment.</param>
     /// <param name="warnings">False prints errors only (for commands whose job is not to review the files).</param>
-    public ConfigLoadResult<ConfigurationSnapshot> Load(ParseResult parse, TextWriter error, DiscoveryEnvironment environment, IReadOnlyList<SettingOverride>? overrides = null, bool warnings = true)
+    public ConfigLoadResult<ConfigurationSnapshot> Load(ParseResult parse, TextWriter error, DiscoveryEnvironment environment, IReadOnlyList<SettingOverride>? overrides = null, bool warnings = true) =>
+        Load(parse, error, environment, out _, overrides, warnings);
+
+    /// <inheritdoc cref="Load(ParseResult, TextWriter, DiscoveryEnvironment, IReadOnlyList{SettingOverride}?, bool)"/>
+    /// <param name="sources">Where the files were found, to read them again on reload.</param>
+    public ConfigLoadResult<ConfigurationSnapshot> Load(ParseResult parse, TextWriter error, DiscoveryEnvironment environment, out ConfigSources sources, IReadOnlyList<SettingOverride>? overrides = null, bool warnings = true)
     {
-        ConfigLocation servers = ConfigDiscovery.FindServersFile(parse.GetValue(Config), environment);
-        ConfigLocation rules = ConfigDiscovery.FindRulesFile(parse.GetValue(Rules), environment);
-        ConfigLocation settings = ConfigDiscovery.FindSettingsFile(parse.GetValue(Settings), environment);
-        ConfigLoadResult<ConfigurationSnapshot> result = ConfigurationLoader.Load(servers, rules, settings, environment, parse.GetValue(DefaultAgent), overrides);
+        sources = new ConfigSources(
+            ConfigDiscovery.FindServersFile(parse.GetValue(Config), environment),
+            ConfigDiscovery.FindRulesFile(parse.GetValue(Rules), environment),
+            ConfigDiscovery.FindSettingsFile(parse.GetValue(Settings), environment),
+            environment,
+            parse.GetValue(DefaultAgent),
+            overrides);
+        ConfigLoadResult<ConfigurationSnapshot> result = sources.Load();
         foreach (ConfigDiagnostic diagnostic in result.Diagnostics.Where(d => warnings || d.IsError).OrderBy(d => d.File, StringComparer.Ordinal).ThenBy(d => d.Line ?? 0).ThenBy(d => d.Column ?? 0))
         {
             error.WriteLine(diagnostic.ToString());

@@ -17,4 +17,7 @@ public static class ExitCodes
 
     /// <summary>An unexpected failure inside the gateway (a bug: please report it).</summary>
     public const int InternalError = 4;
+
+    /// <summary><c>status</c> or <c>reload</c>: the gateway could not be reached, or refused the request.</summary>
+    public const int Unreachable = 5;
 }

@@ -15,6 +15,8 @@ public static class GatewayCli
         root.Subcommands.Add(CheckCommand.Create(environment));
         root.Subcommands.Add(InitCommand.Create(environment));
         root.Subcommands.Add(KeysCommand.Create(environment));
+        root.Subcommands.Add(StatusCommand.CreateStatus(environment));
+        root.Subcommands.Add(StatusCommand.CreateReload(environment));
         return root;
     }
 

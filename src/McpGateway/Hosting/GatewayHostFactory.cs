@@ -19,7 +19,8 @@ internal static class GatewayHostFactory
         HttpServeSettings http,
         LogLevel logLevel,
         Action<ILoggingBuilder>? configureLogging = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        ConfigSources? sources = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.Sources.Clear();
@@ -30,7 +31,7 @@ internal static class GatewayHostFactory
         IHostApplicationLifetime? lifetime = null;
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && lifetime?.ApplicationStarted.IsCancellationRequested == true);
         configureLogging?.Invoke(builder.Logging);
-        builder.Services.AddGateway(snapshot, options);
+        builder.Services.AddGateway(snapshot, options, sources);
         builder.Services.AddSingleton(http);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         HttpGateway.AddMcpEndpoint(builder, http, snapshot.Settings);
@@ -46,12 +47,13 @@ internal static class GatewayHostFactory
         GatewayOptions options,
         LogLevel logLevel,
         Action<ILoggingBuilder>? configureLogging = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        ConfigSources? sources = null)
     {
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         ConfigureLogging(builder.Logging, logLevel);
         configureLogging?.Invoke(builder.Logging);
-        builder.Services.AddGateway(snapshot, options);
+        builder.Services.AddGateway(snapshot, options, sources);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddHostedService<StdioGatewayService>();
         configureServices?.Invoke(builder.Services);

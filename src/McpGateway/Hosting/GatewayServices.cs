@@ -21,33 +21,34 @@ internal static class GatewayServices
     public const string IdentityInstructions = " If the gateway does not know who you are, pass your agent name in the agent_id argument of your first call.";
 
     /// <summary>
-    /// Starts the gateway's core before it serves anyone: wires events, connects every downstream server (in
-    /// parallel; each bounded by its start timeout) and builds the first state, so the first agent already sees every
-    /// server that could start.
+    /// Starts the gateway's core: wires events, connects every downstream server (in parallel; each bounded by its
+    /// start timeout) and waits for their first attempts, so the first agent already sees every server that could
+    /// start. (<c>serve --http</c> serves before this completes; see <see cref="WireEvents"/>.)
     /// </summary>
     public static async Task StartCoreAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         WireEvents(services);
         await services.GetRequiredService<DownstreamManager>().StartAsync(cancellationToken);
-        _ = services.GetRequiredService<GatewayStateProvider>();
     }
 
-    /// <summary>Connects the parts that talk to each other through events: downstream servers to the router, sessions ending to their subscriptions.</summary>
-    private static void WireEvents(IServiceProvider services)
+    /// <summary>
+    /// Connects the parts that talk to each other through events (downstream servers to the router, sessions ending to
+    /// their subscriptions, file changes to reloads) and builds the first state. Call once, before serving anyone.
+    /// </summary>
+    public static void WireEvents(IServiceProvider services)
     {
-        DownstreamEventRouter router = services.GetRequiredService<DownstreamEventRouter>();
-        foreach (DownstreamServer server in services.GetRequiredService<DownstreamManager>().Servers)
-        {
-            server.Events = router;
-        }
-
+        services.GetRequiredService<DownstreamManager>().Events = services.GetRequiredService<DownstreamEventRouter>();
         ResourcesRequestHandler resources = services.GetRequiredService<ResourcesRequestHandler>();
         services.GetRequiredService<SessionRegistry>().SessionEnded += resources.OnSessionEnded;
+        _ = services.GetRequiredService<GatewayStateProvider>();
+        services.GetRequiredService<ConfigurationReloader>().Watch();
     }
 
-    public static IServiceCollection AddGateway(this IServiceCollection services, ConfigurationSnapshot config, GatewayOptions options)
+    /// <param name="sources">Where the files came from, so they can be reloaded; null for a configuration given in memory.</param>
+    public static IServiceCollection AddGateway(this IServiceCollection services, ConfigurationSnapshot config, GatewayOptions options, ConfigSources? sources = null)
     {
-        services.AddSingleton(config);
+        services.AddSingleton(new ConfigurationStore(config, sources));
+        services.AddSingleton<ConfigurationReloader>();
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         GatewaySettings settings = config.Settings;

@@ -36,6 +36,7 @@ internal static class HttpGateway
         });
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddGatewayAuthentication(settings.Authentication);
+        StatusEndpoints.AddAdminPolicy(builder.Services, settings);
         if (settings.Limits.Rate.HttpRequests > 0)
         {
             AddRequestRateLimit(builder.Services, settings.Limits.Rate);
@@ -126,6 +127,7 @@ internal static class HttpGateway
 
         app.UseMiddleware<SessionAdmissionMiddleware>();
         app.UseMiddleware<FastPathMiddleware>();
+        StatusEndpoints.Map(app, settings);
         IEndpointConventionBuilder endpoint = app.MapMcp(Path);
         if (authenticated)
         {

@@ -65,7 +65,7 @@ internal static class ServeCommand
             Flag(audit, "audit:file", v => v);
             Flag(logLevel, "logging:level", v => v.ToString().ToLowerInvariant());
 
-            ConfigLoadResult<ConfigurationSnapshot> loaded = config.Load(parse, error, environment, overrides);
+            ConfigLoadResult<ConfigurationSnapshot> loaded = config.Load(parse, error, environment, out ConfigSources sources, overrides);
             if (!loaded.Succeeded)
             {
                 error.WriteLine("cannot start: the configuration is invalid (see above). Run 'mcp-gateway validate' after fixing it.");
@@ -98,7 +98,7 @@ internal static class ServeCommand
                 MaxRequestBodyBytes = settings.Http.MaxRequestBodyBytes,
             };
             LogLevel level = Enum.Parse<LogLevel>(settings.Logging.Level, ignoreCase: true);
-            return await RunAsync(snapshot, options, serving, level, error, cancellationToken);
+            return await RunAsync(snapshot, sources, options, serving, level, error, cancellationToken);
         });
         return command;
     }
@@ -142,20 +142,42 @@ internal static class ServeCommand
         return null;
     }
 
-    private static async Task<int> RunAsync(ConfigurationSnapshot snapshot, GatewayOptions options, HttpServeSettings? http, LogLevel logLevel, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(ConfigurationSnapshot snapshot, ConfigSources sources, GatewayOptions options, HttpServeSettings? http, LogLevel logLevel, TextWriter error, CancellationToken cancellationToken)
     {
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
-        IHost host = http is null ? GatewayHostFactory.BuildStdioHost(snapshot, options, logLevel) : GatewayHostFactory.BuildHttpHost(snapshot, options, http, logLevel);
+        IHost host = http is null
+            ? GatewayHostFactory.BuildStdioHost(snapshot, options, logLevel, sources: sources)
+            : GatewayHostFactory.BuildHttpHost(snapshot, options, http, logLevel, sources: sources);
         DownstreamManager downstream = host.Services.GetRequiredService<DownstreamManager>();
+        ConfigurationReloader reloader = host.Services.GetRequiredService<ConfigurationReloader>();
+        using PosixSignalRegistration sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            reloader.Request("SIGHUP");
+        });
         ILogger logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("McpGateway");
         try
         {
-            // Connect downstream first so the first tools/list an agent sends already sees every server that could start.
-            await GatewayServices.StartCoreAsync(host.Services, stopping.Token);
-            await host.StartAsync(stopping.Token);
+            GatewayServices.WireEvents(host.Services);
+            if (http is not null)
+            {
+                // The port first: a taken one is found before any server starts, and agents are served at once with
+                // whatever servers are ready (each announces itself when it is).
+                await host.StartAsync(stopping.Token);
+                LogListening(logger, Where(host, http));
+                await downstream.StartAsync(stopping.Token);
+            }
+            else
+            {
+                // A stdio agent launched this process and waits for it: it gets the first tools/list once every server
+                // has had its first try.
+                await downstream.StartAsync(stopping.Token);
+                await host.StartAsync(stopping.Token);
+            }
+
             LogReady(logger, host, http, downstream);
             await WaitForStopRequestAsync(host, stopping.Token);
             return ExitCodes.Success;
@@ -171,6 +193,8 @@ internal static class ServeCommand
         }
         finally
         {
+            reloader.Dispose();
+
             // The host waits for requests in flight before it stops (up to its shutdown timeout, 30 s), and a call in
             // flight waits for its downstream server: stop the servers alongside the host, so those calls end at once
             // with an error the agent receives. This also stops every child process before the gateway exits.
@@ -194,6 +218,12 @@ internal static class ServeCommand
             context.Cancel = true;
             stopping.Cancel();
         }
+    }
+
+    private static string Where(IHost host, HttpServeSettings http)
+    {
+        IServerAddressesFeature? addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
+        return (addresses?.Addresses.FirstOrDefault() ?? $"http://{http.Endpoint}") + HttpGateway.Path;
     }
 
     /// <summary>
@@ -222,15 +252,17 @@ internal static class ServeCommand
         }
     }
 
+    private static void LogListening(ILogger logger, string where)
+    {
+#pragma warning disable CA1848, CA2254 // One line at start-up.
+        logger.LogInformation($"mcp-gateway listening on {where}; starting the servers");
+#pragma warning restore CA1848, CA2254
+    }
+
     private static void LogReady(ILogger logger, IHost host, HttpServeSettings? http, DownstreamManager downstream)
     {
         int ready = downstream.Servers.Count(s => s.IsReady);
-        string where = "stdio";
-        if (http is not null)
-        {
-            IServerAddressesFeature? addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
-            where = (addresses?.Addresses.FirstOrDefault() ?? $"http://{http.Endpoint}") + HttpGateway.Path;
-        }
+        string where = http is null ? "stdio" : Where(host, http);
 
 #pragma warning disable CA1848, CA2254 // One line at start-up; tests and users look for this exact text.
         logger.LogInformation($"mcp-gateway ready on {where} ({ready} of {downstream.Servers.Count} servers ready)");

@@ -69,7 +69,8 @@ internal sealed class InProcessGateway : IAsyncDisposable
         Action<IServiceCollection>? configureServices = null)
     {
         RepoPaths.RequireNodeModules();
-        ConfigurationSnapshot snapshot = settingsJson is null ? Load(serversJson, rulesJson) : Load(serversJson, rulesJson, settingsJson, folder ?? Directory.CreateTempSubdirectory("mcp-gateway-inproc-").FullName);
+        ConfigSources? sources = settingsJson is null ? null : WriteFiles(serversJson, rulesJson, settingsJson, folder ?? Directory.CreateTempSubdirectory("mcp-gateway-inproc-").FullName);
+        ConfigurationSnapshot snapshot = sources is null ? Load(serversJson, rulesJson) : Load(sources);
         var logs = new TestLogs();
         var settings = new HttpServeSettings(new IPEndPoint(IPAddress.Loopback, 0), stateless || snapshot.Settings.Http.Stateless, new HashSet<string>(snapshot.Settings.Http.AllowedOrigins, StringComparer.OrdinalIgnoreCase))
         {
@@ -80,7 +81,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
         {
             logging.ClearProviders();
             logging.AddProvider(logs);
-        }, configureServices);
+        }, configureServices, sources);
         try
         {
             await GatewayServices.StartCoreAsync(app.Services, cancellationToken);
@@ -111,18 +112,27 @@ internal sealed class InProcessGateway : IAsyncDisposable
         return combined.Value!;
     }
 
-    /// <summary>Loads the three files as `serve` does, from <paramref name="folder"/> (the settings may name a keys file there).</summary>
-    public static ConfigurationSnapshot Load(string serversJson, string rulesJson, string settingsJson, string folder)
+    /// <summary>
+    /// Writes the three files into <paramref name="folder"/> (the settings may name a keys file there) and says where
+    /// they are, as `serve` would find them: the gateway reloads them when a test changes one.
+    /// </summary>
+    public static ConfigSources WriteFiles(string serversJson, string rulesJson, string settingsJson, string folder)
     {
         File.WriteAllText(Path.Combine(folder, "servers.json"), serversJson);
         File.WriteAllText(Path.Combine(folder, "rules.json"), rulesJson);
         File.WriteAllText(Path.Combine(folder, "settings.json"), settingsJson);
         var environment = new DiscoveryEnvironment(Environment.GetEnvironmentVariable, File.Exists, folder, folder) { AddSettingsVariables = _ => { } };
-        ConfigLoadResult<ConfigurationSnapshot> loaded = ConfigurationLoader.Load(
+        return new ConfigSources(
             new ConfigLocation(Path.Combine(folder, "servers.json"), "test", []),
             new ConfigLocation(Path.Combine(folder, "rules.json"), "test", []),
             new ConfigLocation(Path.Combine(folder, "settings.json"), "test", []),
             environment);
+    }
+
+    /// <summary>Loads the files as `serve` does.</summary>
+    public static ConfigurationSnapshot Load(ConfigSources sources)
+    {
+        ConfigLoadResult<ConfigurationSnapshot> loaded = sources.Load();
         if (!loaded.Succeeded)
         {
             throw new InvalidOperationException("Test configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, loaded.Errors));

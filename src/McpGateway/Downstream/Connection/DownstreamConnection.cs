@@ -123,8 +123,10 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         // because the connection closed (the server died mid-call): the same failure as a transport error.
         catch (Exception ex) when (ex is IOException or ClientTransportClosedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
+            // The same words whichever notices first, the SDK failing its pending requests or the supervisor losing the connection.
             LogCallFailed(_logger, Name, method, AuditRedaction.Excerpt(ex.Message));
-            throw new McpException($"Server '{Name}' closed the connection during the request.");
+            Interlocked.CompareExchange(ref _lostReason, Cause(ex), null);
+            throw Lost();
         }
     }
 
@@ -142,6 +144,25 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
     }
 
     private McpException Lost() => new($"Server '{Name}' stopped during the request ({_lostReason ?? "the connection was lost"}).");
+
+    /// <summary>Why the transport failed, in the words the supervisor uses.</summary>
+    private static string? Cause(Exception ex) => ex switch
+    {
+        ClientTransportClosedException { Details: { } details } => Describe(details),
+        IOException io when io.InnerException is null && io.Message.StartsWith("the ", StringComparison.Ordinal) => io.Message,
+        _ when ex.InnerException is { } inner => Cause(inner),
+        _ => null,
+    };
+
+    /// <summary>Why a connection ended, as logs, errors and <c>/status</c> say it.</summary>
+    public static string Describe(ClientCompletionDetails details) => details switch
+    {
+        StdioClientCompletionDetails { ExitCode: int code } => $"the process exited with code {code}",
+        StdioClientCompletionDetails => "the process exited",
+        HttpClientCompletionDetails { HttpStatusCode: { } status } => $"the connection closed (HTTP {(int)status})",
+        { Exception: { } ex } => $"the connection closed: {ex.Message}",
+        _ => "the connection closed",
+    };
 
     /// <summary>A failure of the protocol exchange itself (not of starting or reaching the server), worth a retry with 2025-11-25.</summary>
     private static bool IsProtocolNegotiationFailure(Exception ex)

@@ -217,7 +217,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
         if (finished == connection.Completion)
         {
             ClientCompletionDetails details = await connection.Completion;
-            string reason = Describe(details);
+            string reason = DownstreamConnection.Describe(details);
             connection.Lose(reason);
             return reason;
         }
@@ -256,15 +256,6 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
             StatusChanged?.Invoke(_status);
         }
     }
-
-    private static string Describe(ClientCompletionDetails details) => details switch
-    {
-        StdioClientCompletionDetails { ExitCode: int code } => $"the process exited with code {code}",
-        StdioClientCompletionDetails => "the process exited",
-        HttpClientCompletionDetails { HttpStatusCode: { } status } => $"the connection closed (HTTP {(int)status})",
-        { Exception: { } ex } => $"the connection closed: {ex.Message}",
-        _ => "the connection closed",
-    };
 
     private string DescribeFailure(Exception ex)
     {

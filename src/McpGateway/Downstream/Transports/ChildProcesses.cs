@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using McpGateway.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace McpGateway.Downstream;
@@ -50,7 +51,7 @@ internal static partial class ChildProcesses
     public static Process Start(ProcessStartInfo start, ILogger logger)
     {
         // Found first, as Process.Start would: through setsid a missing program would only be a quick exit code.
-        string program = Resolve(start.FileName, start.WorkingDirectory, start.Environment.TryGetValue("PATH", out string? path) ? path : null)
+        string program = CommandLocator.Resolve(start.FileName, start.WorkingDirectory, start.Environment.TryGetValue("PATH", out string? path) ? path : null)
             ?? throw new System.ComponentModel.Win32Exception(2, $"'{start.FileName}' was not found (not a file, and not on PATH)");
         if (!GroupsProcesses)
         {
@@ -222,36 +223,7 @@ internal static partial class ChildProcesses
         }
     }
 
-    /// <summary>The file a command names: a path (relative to <paramref name="workingDirectory"/>), or the first match on PATH; null when there is none.</summary>
-    public static string? Resolve(string command, string? workingDirectory, string? path)
-    {
-        if (command.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(command))
-        {
-            string full = Path.GetFullPath(command, string.IsNullOrEmpty(workingDirectory) ? Environment.CurrentDirectory : workingDirectory);
-            return File.Exists(full) ? full : null;
-        }
-
-        return FindOnPath(command, path);
-    }
-
-    private static string? FindOnPath(string program, string? path = null)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return null;
-        }
-
-        foreach (string folder in (path ?? Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(folder, program);
-            if (File.Exists(candidate) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
+    private static string? FindOnPath(string program) => OperatingSystem.IsWindows() ? null : CommandLocator.Resolve(program, null, null);
 
     private static int Kill(int pid, int signal) => OperatingSystem.IsWindows() ? -1 : NativeKill(pid, signal);
 
