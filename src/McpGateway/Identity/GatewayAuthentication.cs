@@ -53,9 +53,11 @@ internal static class GatewayAuthentication
 
         if (settings.Jwt is { } jwt)
         {
+            // Now, before anything can construct JwtBearerOptions (which caches the switch).
+            JwtAuthentication.UseBlockingKeyRefresh();
             authentication.AddJwtBearer();
             services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-                .Configure<ILoggerFactory>((options, loggerFactory) => JwtAuthentication.Configure(options, jwt, loggerFactory));
+                .Configure<ILoggerFactory, TimeProvider>((options, loggerFactory, time) => JwtAuthentication.Configure(options, jwt, loggerFactory, time));
         }
 
         authentication.AddMcp(o =>

@@ -22,6 +22,8 @@ internal static partial class JwtAuthentication
     /// <summary>HttpContext item holding why a presented token was refused, for the audit of the 401.</summary>
     public const string FailureItem = "mcp-gateway.token-failure";
 
+    private const string BlockingRefreshSwitch = "Switch.Microsoft.IdentityModel.UpdateConfigAsBlocking";
+
     private static readonly string[] s_algorithms =
     [
         SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
@@ -29,7 +31,8 @@ internal static partial class JwtAuthentication
         SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
     ];
 
-    public static void Configure(JwtBearerOptions options, JwtSettings jwt, ILoggerFactory loggerFactory)
+    /// <param name="time">The gateway's clock: it decides whether a token has expired, as it does for API keys.</param>
+    public static void Configure(JwtBearerOptions options, JwtSettings jwt, ILoggerFactory loggerFactory, TimeProvider time)
     {
         ILogger logger = loggerFactory.CreateLogger("McpGateway.Identity.Tokens");
 
@@ -37,10 +40,8 @@ internal static partial class JwtAuthentication
         options.MapInboundClaims = false;
 
         // A token signed with a key the gateway has not seen (the authorization server rotated) makes it fetch the
-        // keys again, at most this often; by default that refresh happens in the background and the token that
-        // triggered it is refused. Blocking makes the first token with the new key succeed.
+        // keys again, at most this often; the refresh blocks (see UseBlockingKeyRefresh), so that token succeeds.
         options.RefreshInterval = jwt.KeyRefresh;
-        AppContext.SetSwitch("Switch.Microsoft.IdentityModel.UpdateConfigAsBlocking", true);
         options.RequireHttpsMetadata = jwt.RequireHttpsMetadata;
         options.IncludeErrorDetails = false;
         options.TokenValidationParameters = new TokenValidationParameters
@@ -51,6 +52,10 @@ internal static partial class JwtAuthentication
             ValidAudiences = jwt.Audiences,
             ValidateLifetime = true,
             RequireExpirationTime = true,
+
+            // JwtBearer checks lifetimes against DateTime.UtcNow: it does not hand the scheme's TimeProvider to the token
+            // handler (TokenValidationParameters.TimeProvider is internal in IdentityModel 8.19, and Clone drops it).
+            LifetimeValidator = (notBefore, expires, _, parameters) => ValidateLifetime(notBefore, expires, parameters, time.GetUtcNow()),
             RequireSignedTokens = true,
             ValidateIssuerSigningKey = true,
             ValidAlgorithms = s_algorithms,
@@ -103,6 +108,50 @@ internal static partial class JwtAuthentication
         };
     }
 
+    /// <summary>
+    /// IdentityModel's lifetime rules (Validators.ValidateLifetime) against the gateway's clock: an expiry is required,
+    /// and a token is refused once <c>exp</c> is more than the clock skew in the past or <c>nbf</c> more than the skew in
+    /// the future. Throws the same exceptions, so the reason logged and audited stays the same.
+    /// </summary>
+    internal static bool ValidateLifetime(DateTime? notBefore, DateTime? expires, TokenValidationParameters parameters, DateTimeOffset now)
+    {
+        if (expires is null)
+        {
+            if (parameters.RequireExpirationTime)
+            {
+                throw new SecurityTokenNoExpirationException("The token has no expiration time.");
+            }
+
+            return true;
+        }
+
+        if (notBefore is { } start && start > expires)
+        {
+            throw new SecurityTokenInvalidLifetimeException("The token's nbf is after its exp.") { NotBefore = start, Expires = expires };
+        }
+
+        DateTime utcNow = now.UtcDateTime;
+        if (notBefore is { } notYet && notYet > utcNow + parameters.ClockSkew)
+        {
+            throw new SecurityTokenNotYetValidException("The token is not valid yet.") { NotBefore = notYet };
+        }
+
+        if (expires.Value < utcNow - parameters.ClockSkew)
+        {
+            throw new SecurityTokenExpiredException("The token has expired.") { Expires = expires.Value };
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Makes a key refresh (after a token names an unknown key) fetch the keys before that token is judged: by default
+    /// IdentityModel 8 refreshes in the background and refuses the token that triggered it. The switch must be set
+    /// before the first <see cref="JwtBearerOptions"/> is constructed: IdentityModel reads it once and caches it, and
+    /// the options' constructor is the first to read it, so setting it while configuring the options is too late.
+    /// </summary>
+    public static void UseBlockingKeyRefresh() => AppContext.SetSwitch(BlockingRefreshSwitch, true);
+
     /// <summary>Scopes a principal holds: the <c>scope</c> claim (space-separated) and <c>scp</c> (one per claim or space-separated).</summary>
     public static HashSet<string> ScopesOf(ClaimsPrincipal user)
     {
@@ -128,6 +177,7 @@ internal static partial class JwtAuthentication
         SecurityTokenInvalidAlgorithmException => "the token's signing algorithm is not accepted",
         SecurityTokenInvalidSignatureException => "the token's signature is invalid",
         SecurityTokenNoExpirationException => "the token has no expiry",
+        SecurityTokenInvalidLifetimeException => "the token's lifetime is invalid",
         SecurityTokenMalformedException or ArgumentException => "the token is malformed",
         _ => "the token was refused (" + exception.GetType().Name + ")",
     };
