@@ -77,7 +77,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
 
         // Only the files named here: nothing from the environment of whoever runs the tests.
-        foreach (string variable in (string[])["GATEWAY_MCP_CONFIG", "GATEWAY_RULES", "GATEWAY_DEFAULT_AGENT"])
+        foreach (string variable in (string[])["GATEWAY_MCP_CONFIG", "GATEWAY_RULES", "GATEWAY_SETTINGS", "GATEWAY_DEFAULT_AGENT"])
         {
             startInfo.Environment.Remove(variable);
         }

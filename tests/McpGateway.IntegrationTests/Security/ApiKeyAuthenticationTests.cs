@@ -32,8 +32,8 @@ public sealed class ApiKeyAuthenticationTests(ApiKeyGateway fixture)
     }
 
     /// <summary>
-    /// RFC 9728: the path form names the endpoint as the resource, the root form the origin. With only API keys there is
-    /// no authorization server to name, so the list is empty (the JWT tests check it names the issuer).
+    /// RFC 9728: both forms name the resource the gateway protects, its MCP endpoint (it has no other). With only API keys
+    /// there is no authorization server to name, so the list is empty (the JWT tests check it names the issuer).
     /// </summary>
     [Theory]
     [InlineData("/mcp")]
@@ -45,7 +45,7 @@ public sealed class ApiKeyAuthenticationTests(ApiKeyGateway fixture)
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, body);
         JsonObject metadata = (JsonObject)JsonNode.Parse(body)!;
-        Assert.Equal($"http://{Gateway.Endpoint.Authority}{path}", metadata["resource"]?.GetValue<string>());
+        Assert.Equal($"http://{Gateway.Endpoint.Authority}/mcp", metadata["resource"]?.GetValue<string>());
         Assert.Equal("[]", metadata["authorization_servers"]?.ToJsonString());
     }
 
