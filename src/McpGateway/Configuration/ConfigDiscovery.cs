@@ -29,8 +29,9 @@ public sealed record DiscoveryEnvironment(
 
 /// <summary>
 /// Finds the servers and rules files when no flag names them: <c>GATEWAY_MCP_CONFIG</c> / <c>GATEWAY_RULES</c>,
-/// then <c>./.mcp.json</c> and <c>./.mcp-gateway-rules.json</c>, then <c>~/.config/mcp-gateway/</c>
-/// (<c>servers.json</c> or <c>.mcp.json</c>; <c>access_rules.json</c> or <c>.mcp-gateway-rules.json</c>).
+/// then <c>./mcp-gateway.servers.json</c> and <c>./mcp-gateway.rules.json</c>, then <c>~/.config/mcp-gateway/</c>
+/// (<c>servers.json</c>; <c>rules.json</c> or <c>access_rules.json</c>). Only names of the gateway's own: a client's
+/// file (<c>./.mcp.json</c> is Claude Code's, and lists the gateway itself) is read only when named with <c>--config</c>.
 /// </summary>
 public static class ConfigDiscovery
 {
@@ -39,11 +40,17 @@ public static class ConfigDiscovery
     public const string SettingsVariable = "GATEWAY_SETTINGS";
     public const string SettingsFileName = "mcp-gateway.settings.json";
 
+    public const string ServersFileName = "mcp-gateway.servers.json";
+    public const string RulesFileName = "mcp-gateway.rules.json";
+
+    // The names earlier versions wrote, still found (they are the gateway's own, unlike .mcp.json).
+    private const string LegacyRulesFileName = ".mcp-gateway-rules.json";
+
     public static ConfigLocation FindServersFile(string? flag, DiscoveryEnvironment environment) =>
-        Find(flag, "--config", ServersVariable, [".mcp.json"], ["servers.json", ".mcp.json"], environment);
+        Find(flag, "--config", ServersVariable, [ServersFileName], ["servers.json"], environment);
 
     public static ConfigLocation FindRulesFile(string? flag, DiscoveryEnvironment environment) =>
-        Find(flag, "--rules", RulesVariable, [".mcp-gateway-rules.json"], ["access_rules.json", ".mcp-gateway-rules.json"], environment);
+        Find(flag, "--rules", RulesVariable, [RulesFileName, LegacyRulesFileName], ["rules.json", "access_rules.json", LegacyRulesFileName], environment);
 
     /// <summary>
     /// The settings file is optional: <c>--settings</c>, <c>GATEWAY_SETTINGS</c>, <c>./mcp-gateway.settings.json</c>,

@@ -37,7 +37,16 @@ internal sealed class ConfigDocument
     /// <summary>True when the string at <paramref name="path"/> names a variable that could not be expanded (already reported).</summary>
     public bool IsUnresolved(string path) => _unresolvedPaths.Contains(path);
 
-    public static ConfigDocument Read(string file, byte[] utf8, Func<string, string?> environment)
+    /// <summary>What an empty file of each kind should hold, for the hint.</summary>
+    public static class Shapes
+    {
+        public const string Servers = "write the servers as a JSON object, for example {\"mcpServers\": {\"name\": {\"command\": \"...\"}}}.";
+        public const string Rules = "write the rules as a JSON object, for example {\"agents\": {\"name\": {\"allow\": {\"servers\": [\"*\"]}}}}.";
+        public const string Settings = "write the settings as a JSON object (every key is optional), for example {\"audit\": {\"file\": \"audit.jsonl\"}}, or delete the file.";
+        public const string Keys = "write {\"keys\": []}, or add a key with 'mcp-gateway keys add'.";
+    }
+
+    public static ConfigDocument Read(string file, byte[] utf8, Func<string, string?> environment, string emptyFix = Shapes.Servers)
     {
         var positions = new JsonPositionMap(utf8);
         var diagnostics = new DiagnosticBag(file, positions);
@@ -52,7 +61,7 @@ internal sealed class ConfigDocument
         int bomLength = utf8.Length - span.Length;
         if (span.Trim(" \t\r\n"u8).IsEmpty)
         {
-            diagnostics.Error(JsonPath.Root, "the file is empty.", "write a JSON object, for example {\"mcpServers\": {}}.");
+            diagnostics.Error(JsonPath.Root, "the file is empty.", emptyFix);
             return document;
         }
 

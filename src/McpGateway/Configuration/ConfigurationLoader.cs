@@ -10,7 +10,7 @@ public static class ConfigurationLoader
     /// <summary>Reads and validates a servers file.</summary>
     public static ConfigLoadResult<ServersConfig> LoadServers(string path, Func<string, string?> environment)
     {
-        ConfigDocument? document = ReadDocument(path, environment, out ConfigDiagnostic? failure);
+        ConfigDocument? document = ReadDocument(path, environment, out ConfigDiagnostic? failure, ConfigDocument.Shapes.Servers);
         return document is null
             ? new ConfigLoadResult<ServersConfig>(null, [failure!])
             : ServersConfigParser.Parse(document);
@@ -19,7 +19,7 @@ public static class ConfigurationLoader
     /// <summary>Reads and validates a rules file.</summary>
     public static ConfigLoadResult<RulesConfig> LoadRules(string path, Func<string, string?> environment)
     {
-        ConfigDocument? document = ReadDocument(path, environment, out ConfigDiagnostic? failure);
+        ConfigDocument? document = ReadDocument(path, environment, out ConfigDiagnostic? failure, ConfigDocument.Shapes.Rules);
         return document is null
             ? new ConfigLoadResult<RulesConfig>(null, [failure!])
             : RulesConfigParser.Parse(document);
@@ -29,7 +29,7 @@ public static class ConfigurationLoader
         ServersConfigParser.Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment));
 
     public static ConfigLoadResult<RulesConfig> ParseRules(string file, string json, Func<string, string?> environment) =>
-        RulesConfigParser.Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment));
+        RulesConfigParser.Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment, ConfigDocument.Shapes.Rules));
 
     /// <summary>Loads the servers and rules files and compiles the policy (no settings file: every default applies).</summary>
     /// <param name="defaultAgentOverride">From <c>--default-agent</c>; when null, <c>GATEWAY_DEFAULT_AGENT</c> is read.</param>
@@ -180,12 +180,12 @@ public static class ConfigurationLoader
     private static IEnumerable<RulePattern> ItemServerKeys(AccessListConfig list) =>
         list.Tools.Concat(list.Resources).Concat(list.Prompts).Select(rule => rule.Server);
 
-    internal static ConfigDocument? ReadDocument(string path, Func<string, string?> environment, out ConfigDiagnostic? failure)
+    internal static ConfigDocument? ReadDocument(string path, Func<string, string?> environment, out ConfigDiagnostic? failure, string emptyFix)
     {
         failure = null;
         try
         {
-            return ConfigDocument.Read(path, File.ReadAllBytes(path), environment);
+            return ConfigDocument.Read(path, File.ReadAllBytes(path), environment, emptyFix);
         }
         catch (FileNotFoundException)
         {

@@ -3,8 +3,9 @@ namespace McpGateway.Configuration;
 /// <summary>The commented files <c>mcp-gateway init</c> writes. All three load without errors (a test keeps them so).</summary>
 public static class ExampleFiles
 {
-    public const string ServersFileName = ".mcp.json";
-    public const string RulesFileName = ".mcp-gateway-rules.json";
+    // Names no client reads by accident (init used to write .mcp.json, which Claude Code loads as its own file).
+    public const string ServersFileName = ConfigDiscovery.ServersFileName;
+    public const string RulesFileName = ConfigDiscovery.RulesFileName;
     public const string SettingsFileName = ConfigDiscovery.SettingsFileName;
 
     public const string Settings = """

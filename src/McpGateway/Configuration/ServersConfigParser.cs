@@ -72,7 +72,14 @@ internal static class ServersConfigParser
             foreach ((string name, JsonNode? node) in serversNode)
             {
                 ServerConfig? server = ParseServer(reader, name, node, JsonPath.Property(serversPath, name));
-                if (server is not null)
+                if (server is not null && IsThisGateway(server))
+                {
+                    bag.Error(
+                        JsonPath.Property(serversPath, name),
+                        $"server '{name}' is mcp-gateway itself: the gateway would start a copy of itself, which would start another.",
+                        "this is probably a client's file (Claude Code's .mcp.json lists the gateway): point --config at the gateway's own servers file, or remove the entry.");
+                }
+                else if (server is not null)
                 {
                     servers.Add(server);
                 }
@@ -294,6 +301,25 @@ internal static class ServersConfigParser
             Required = required,
             SourcePath = path,
         };
+    }
+
+    /// <summary>
+    /// An entry that runs the gateway's own <c>serve</c>: <c>mcp-gateway serve …</c> (the installed tool), <c>dotnet
+    /// …/mcp-gateway.dll serve …</c>, <c>dotnet run --project …McpGateway… -- serve</c>, or a package runner with the
+    /// <c>mcp-gateway</c> package.
+    /// </summary>
+    private static bool IsThisGateway(ServerConfig server)
+    {
+        if (server.Transport != ServerTransport.Stdio || server.Command is null || !server.Args.Contains("serve"))
+        {
+            return false;
+        }
+
+        string program = Path.GetFileNameWithoutExtension(server.Command);
+        static bool Names(string text) =>
+            text.Contains("mcp-gateway", StringComparison.OrdinalIgnoreCase) || text.Contains("McpGateway", StringComparison.OrdinalIgnoreCase);
+        return program.Equals("mcp-gateway", StringComparison.OrdinalIgnoreCase) ||
+            (program is "dotnet" or "npx" or "dnx" or "bunx" && server.Args.TakeWhile(a => a != "serve").Any(Names));
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ public static class SettingsLoader
         ConfigDocument? document = null;
         if (location.Path is not null)
         {
-            document = ConfigurationLoader.ReadDocument(location.Path, environment.GetVariable, out ConfigDiagnostic? failure);
+            document = ConfigurationLoader.ReadDocument(location.Path, environment.GetVariable, out ConfigDiagnostic? failure, ConfigDocument.Shapes.Settings);
             if (document is null)
             {
                 return new ConfigLoadResult<GatewaySettings>(null, [failure!]);
@@ -46,7 +46,7 @@ public static class SettingsLoader
 
     /// <summary>Loads settings given as text (tests, examples).</summary>
     public static ConfigLoadResult<GatewaySettings> Parse(string file, string json, DiscoveryEnvironment environment, IReadOnlyList<SettingOverride>? overrides = null, string? rulesFile = null) =>
-        Load(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment.GetVariable), environment, overrides ?? [], rulesFile, []);
+        Load(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), environment.GetVariable, ConfigDocument.Shapes.Settings), environment, overrides ?? [], rulesFile, []);
 
     private static ConfigLoadResult<GatewaySettings> Load(
         ConfigDocument? document,

@@ -168,6 +168,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
 
     private Task<DownstreamConnection> ConnectAsync(CancellationToken cancellationToken)
     {
+        LogStarting(_logger, Name, Config.TransportName, Config.Transport == ServerTransport.Stdio ? Path.GetFileName(Config.Command ?? "?") : Config.Url?.Host ?? "?");
         var clientOptions = new McpClientOptions
         {
             ClientInfo = new Implementation { Name = "mcp-gateway", Version = GatewayVersion.Value },
@@ -256,6 +257,9 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' is ready with {ToolCount} tools, protocol {ProtocolVersion} ({ElapsedMs:F0} ms).")]
     private static partial void LogConnected(ILogger logger, string server, int toolCount, string protocolVersion, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' starting ({Transport}: {Program}).")]
+    private static partial void LogStarting(ILogger logger, string server, string transport, string program);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}' forgot the gateway's session (HTTP 404): connecting again.")]
     private static partial void LogSessionExpired(ILogger logger, string server);

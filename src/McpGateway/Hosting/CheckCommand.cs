@@ -84,14 +84,22 @@ internal static class CheckCommand
             }
 
             var decisions = snapshot.Servers.Servers.Select(s => snapshot.Policy.DecideServer(agentName, s.Name)).ToList();
+            if (snapshot.Policy.FindAgent(agentName) is null)
+            {
+                // Most often a typo: say so, and fail, so a script checking an agent notices.
+                string? closest = Configuration.JsonNodeReader.Closest(agentName, snapshot.Policy.Agents.Select(a => a.Name));
+                error.WriteLine($"error: agent '{agentName}' is not in {snapshot.Rules.SourceFile}: it gets nothing.{(closest is null ? string.Empty : $" Did you mean '{closest}'?")} Names are case-sensitive.");
+            }
+
+            int exitCode = snapshot.Policy.FindAgent(agentName) is null ? ExitCodes.Denied : ExitCodes.Success;
             if (asJson)
             {
                 WriteJson(output, decisions, asArray: true);
-                return ExitCodes.Success;
+                return exitCode;
             }
 
             WriteTable(output, snapshot, agentName, decisions);
-            return ExitCodes.Success;
+            return exitCode;
         });
         return command;
     }

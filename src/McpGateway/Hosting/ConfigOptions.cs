@@ -8,13 +8,13 @@ internal sealed class ConfigOptions
 {
     public Option<string?> Config { get; } = new("--config", "-c")
     {
-        Description = $"Servers file (mcpServers format). Default: ${ConfigDiscovery.ServersVariable}, ./.mcp.json, ~/.config/mcp-gateway/servers.json.",
+        Description = $"Servers file (mcpServers format). Default: ${ConfigDiscovery.ServersVariable}, ./{ConfigDiscovery.ServersFileName}, ~/.config/mcp-gateway/servers.json.",
         HelpName = "FILE",
     };
 
     public Option<string?> Rules { get; } = new("--rules", "-r")
     {
-        Description = $"Access rules file. Default: ${ConfigDiscovery.RulesVariable}, ./.mcp-gateway-rules.json, ~/.config/mcp-gateway/access_rules.json.",
+        Description = $"Access rules file. Default: ${ConfigDiscovery.RulesVariable}, ./{ConfigDiscovery.RulesFileName}, ~/.config/mcp-gateway/rules.json.",
         HelpName = "FILE",
     };
 

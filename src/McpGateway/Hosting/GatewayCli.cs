@@ -20,6 +20,61 @@ public static class GatewayCli
         return root;
     }
 
+    /// <summary>
+    /// The parse errors in words for a person: an unknown command or option gets the closest real one ("did you mean"),
+    /// a missing command lists the commands, and a value that follows an unknown option is not reported twice.
+    /// </summary>
+    internal static IEnumerable<string> UsageErrors(ParseResult parse)
+    {
+        Command command = parse.CommandResult.Command;
+        string[] unmatched = [.. parse.UnmatchedTokens];
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        bool afterUnknownOption = false;
+        foreach (string token in unmatched)
+        {
+            if (token.StartsWith('-'))
+            {
+                afterUnknownOption = true;
+                IEnumerable<string> names = command.Options.SelectMany(o => o.Aliases.Append(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal));
+                string? closest = JsonNodeReader.Closest(token, names);
+                reported.Add(token);
+                yield return $"unknown option '{token}' for '{command.Name}'." + (closest is null ? string.Empty : $" Did you mean '{closest}'?");
+            }
+            else if (afterUnknownOption)
+            {
+                // The value of the option just reported.
+                afterUnknownOption = false;
+                reported.Add(token);
+            }
+            else if (command.Subcommands.Count > 0)
+            {
+                string? closest = JsonNodeReader.Closest(token, command.Subcommands.Select(c => c.Name));
+                reported.Add(token);
+                yield return $"unknown command '{token}'." + (closest is null ? $" Commands: {string.Join(", ", command.Subcommands.Select(c => c.Name))}." : $" Did you mean '{closest}'?");
+            }
+        }
+
+        foreach (System.CommandLine.Parsing.ParseError error in parse.Errors)
+        {
+            if (unmatched.Any(t => error.Message.Contains($"'{t}'", StringComparison.Ordinal)) && unmatched.All(reported.Contains))
+            {
+                continue;
+            }
+
+            if (error.Message.StartsWith("Required command was not provided", StringComparison.Ordinal))
+            {
+                if (unmatched.Length == 0)
+                {
+                    yield return $"no command given. Commands: {string.Join(", ", command.Subcommands.Select(c => c.Name))}.";
+                }
+
+                continue;
+            }
+
+            yield return error.Message;
+        }
+    }
+
     /// <summary>Parses and runs; usage errors exit 2, unexpected failures print one line (no stack trace) and exit 4.</summary>
     public static async Task<int> RunAsync(string[] args, DiscoveryEnvironment? environment = null, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
@@ -39,9 +94,9 @@ public static class GatewayCli
 
         if (parse.Errors.Count > 0)
         {
-            foreach (System.CommandLine.Parsing.ParseError parseError in parse.Errors)
+            foreach (string message in UsageErrors(parse))
             {
-                invocation.Error.WriteLine($"error: {parseError.Message}");
+                invocation.Error.WriteLine($"error: {message}");
             }
 
             invocation.Error.WriteLine("run 'mcp-gateway --help' (or 'mcp-gateway COMMAND --help') for usage.");

@@ -22,7 +22,7 @@ internal static class ServeCommand
         var config = new ConfigOptions();
         var http = new Option<string?>("--http") { Description = "Serve Streamable HTTP at /mcp on [ADDRESS:]PORT (default address 127.0.0.1; PORT 0 picks a free port). Without it, serve stdio.", HelpName = "[ADDRESS:]PORT" };
         var stateless = new Option<bool>("--stateless") { Description = "HTTP: keep no sessions (any replica can answer any request; no notifications, no session binding)." };
-        var mode = new Option<ExposureMode>("--mode") { Description = "proxy: every permitted tool as <server>_<tool>; discovery: only list_servers, get_server_tools, execute_tool.", DefaultValueFactory = _ => ExposureMode.Proxy };
+        Option<ExposureMode> mode = CliChoices.Create("--mode", "proxy: every permitted tool as <server>_<tool>; discovery: only list_servers, get_server_tools, execute_tool.", ExposureMode.Proxy, ("proxy", ExposureMode.Proxy), ("discovery", ExposureMode.Discovery));
         var agent = new Option<string?>("--agent") { Description = "stdio: act as this agent for every request (cannot be overridden by the agent).", HelpName = "NAME" };
         var separator = new Option<string>("--separator") { Description = "Between server prefix and tool name in exposed names.", DefaultValueFactory = _ => "_", HelpName = "TEXT" };
         var agentArgument = new Option<string>("--agent-argument") { Description = "Name of the tool argument that carries the agent's identity (removed before forwarding).", DefaultValueFactory = _ => "agent_id", HelpName = "NAME" };
@@ -31,7 +31,11 @@ internal static class ServeCommand
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated", "--allow-remote") { Description = "Allow listening on a non-loopback address without authentication (agents are then only who they say they are: a trusted network only)." };
         var allowedOrigins = new Option<string[]>("--allowed-origin") { Description = "HTTP: a browser Origin to accept besides the gateway's own (repeatable).", HelpName = "ORIGIN", AllowMultipleArgumentsPerToken = false };
         var audit = new Option<string?>("--audit") { Description = "Write the audit log (one JSON line per decision and call) to FILE, or - for standard output.", HelpName = "FILE" };
-        var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level written to stderr.", DefaultValueFactory = _ => LogLevel.Information };
+        Option<LogLevel> logLevel = CliChoices.Create(
+            "--log-level",
+            "Least severe log level written to stderr.",
+            LogLevel.Information,
+            ("trace", LogLevel.Trace), ("debug", LogLevel.Debug), ("information", LogLevel.Information), ("warning", LogLevel.Warning), ("error", LogLevel.Error), ("critical", LogLevel.Critical), ("none", LogLevel.None));
 
         var command = new Command("serve", "Run the gateway: connect to every configured server and serve agents over stdio or Streamable HTTP.");
         config.AddTo(command);
@@ -82,6 +86,11 @@ internal static class ServeCommand
                 problem = $"--http '{listen}' is not PORT or ADDRESS:PORT. Fix: {ListenAddress.Fix}";
             }
 
+            if (problem is null && endpoint is { Port: > 0 } && snapshot.Servers.Servers.FirstOrDefault(s => IsOwnEndpoint(s, endpoint)) is { } self)
+            {
+                problem = $"server '{self.Name}' in {snapshot.Servers.SourceFile} is this gateway's own address ({self.Url}): the gateway would call itself. Fix: remove the entry, or point --config at the gateway's own servers file.";
+            }
+
             if (problem is null && endpoint is not null && !IPAddress.IsLoopback(endpoint.Address) && !settings.Authentication.IsConfigured && !settings.Http.AllowUnauthenticated)
             {
                 problem = $"--http {settings.Http.Listen} listens beyond this machine, and no authentication is configured, so any caller could name any agent. Fix: configure API keys or tokens (see 'mcp-gateway keys add'), use a loopback address (127.0.0.1), or pass --allow-unauthenticated on a trusted network.";
@@ -102,6 +111,11 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>A remote server entry whose URL is where this gateway listens.</summary>
+    private static bool IsOwnEndpoint(ServerConfig server, IPEndPoint endpoint) =>
+        server.Url is { } url && server.Enabled && url.Port == endpoint.Port &&
+        (url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out IPAddress? address) && (address.Equals(endpoint.Address) || endpoint.Address.Equals(IPAddress.Any))));
 
     /// <summary>The host options the settings (and <c>--agent</c>) make.</summary>
     internal static GatewayOptions Options(GatewaySettings settings, string? fixedAgent) => new()

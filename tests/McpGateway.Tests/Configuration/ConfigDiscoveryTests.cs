@@ -2,7 +2,7 @@ using McpGateway.Configuration;
 
 namespace McpGateway.Tests.Configuration;
 
-/// <summary>Where the servers and rules files are found when no flag names them, against a fake machine.</summary>
+/// <summary>Where the servers and rules files are found when no flag names them, against a fake machine: names of the gateway's own only.</summary>
 public sealed class ConfigDiscoveryTests
 {
     private const string Work = "/work/project";
@@ -17,34 +17,47 @@ public sealed class ConfigDiscoveryTests
     public void FindServersFile_EachSourceBeatsTheOnesAfterIt()
     {
         _variables[ConfigDiscovery.ServersVariable] = "/etc/gateway/servers.json";
-        _files.UnionWith(["/etc/gateway/servers.json", "/work/project/.mcp.json", "/home/dev/.config/mcp-gateway/servers.json", "/home/dev/.config/mcp-gateway/.mcp.json"]);
+        _files.UnionWith(["/etc/gateway/servers.json", "/work/project/mcp-gateway.servers.json", "/home/dev/.config/mcp-gateway/servers.json"]);
 
         AssertFound(ConfigDiscovery.FindServersFile("/flag/servers.json", Environment), "/flag/servers.json", "--config");
         AssertFound(ConfigDiscovery.FindServersFile(null, Environment), "/etc/gateway/servers.json", ConfigDiscovery.ServersVariable);
 
         _variables.Clear();
-        AssertFound(ConfigDiscovery.FindServersFile(null, Environment), "/work/project/.mcp.json", "current directory");
+        AssertFound(ConfigDiscovery.FindServersFile(null, Environment), "/work/project/mcp-gateway.servers.json", "current directory");
 
-        _files.Remove("/work/project/.mcp.json");
+        _files.Remove("/work/project/mcp-gateway.servers.json");
         AssertFound(ConfigDiscovery.FindServersFile(null, Environment), "/home/dev/.config/mcp-gateway/servers.json", "user configuration directory");
+    }
 
-        _files.Remove("/home/dev/.config/mcp-gateway/servers.json");
-        AssertFound(ConfigDiscovery.FindServersFile(null, Environment), "/home/dev/.config/mcp-gateway/.mcp.json", "user configuration directory");
+    [Fact]
+    public void FindServersFile_NeverFindsAClientsMcpJson_WhichOnlyTheFlagReads()
+    {
+        // ./.mcp.json is Claude Code's project file (it lists the gateway itself): never the gateway's by default.
+        _files.UnionWith(["/work/project/.mcp.json", "/home/dev/.config/mcp-gateway/.mcp.json"]);
+
+        Assert.False(ConfigDiscovery.FindServersFile(null, Environment).Found);
+        AssertFound(ConfigDiscovery.FindServersFile(".mcp.json", Environment), "/work/project/.mcp.json", "--config");
     }
 
     [Fact]
     public void FindRulesFile_EachSourceBeatsTheOnesAfterIt()
     {
         _variables[ConfigDiscovery.RulesVariable] = "/etc/gateway/rules.json";
-        _files.UnionWith(["/etc/gateway/rules.json", "/work/project/.mcp-gateway-rules.json", "/home/dev/.config/mcp-gateway/access_rules.json", "/home/dev/.config/mcp-gateway/.mcp-gateway-rules.json"]);
+        _files.UnionWith(["/etc/gateway/rules.json", "/work/project/mcp-gateway.rules.json", "/work/project/.mcp-gateway-rules.json", "/home/dev/.config/mcp-gateway/rules.json", "/home/dev/.config/mcp-gateway/access_rules.json", "/home/dev/.config/mcp-gateway/.mcp-gateway-rules.json"]);
 
         AssertFound(ConfigDiscovery.FindRulesFile("/flag/rules.json", Environment), "/flag/rules.json", "--rules");
         AssertFound(ConfigDiscovery.FindRulesFile(null, Environment), "/etc/gateway/rules.json", ConfigDiscovery.RulesVariable);
 
         _variables.Clear();
+        AssertFound(ConfigDiscovery.FindRulesFile(null, Environment), "/work/project/mcp-gateway.rules.json", "current directory");
+
+        _files.Remove("/work/project/mcp-gateway.rules.json");
         AssertFound(ConfigDiscovery.FindRulesFile(null, Environment), "/work/project/.mcp-gateway-rules.json", "current directory");
 
         _files.Remove("/work/project/.mcp-gateway-rules.json");
+        AssertFound(ConfigDiscovery.FindRulesFile(null, Environment), "/home/dev/.config/mcp-gateway/rules.json", "user configuration directory");
+
+        _files.Remove("/home/dev/.config/mcp-gateway/rules.json");
         AssertFound(ConfigDiscovery.FindRulesFile(null, Environment), "/home/dev/.config/mcp-gateway/access_rules.json", "user configuration directory");
 
         _files.Remove("/home/dev/.config/mcp-gateway/access_rules.json");
@@ -54,7 +67,7 @@ public sealed class ConfigDiscoveryTests
     [Fact]
     public void FindServersFile_RulesFileNamesInCurrentDirectory_AreNotServersFiles()
     {
-        _files.UnionWith(["/work/project/.mcp-gateway-rules.json", "/work/project/servers.json"]);
+        _files.UnionWith(["/work/project/mcp-gateway.rules.json", "/work/project/servers.json"]);
 
         Assert.False(ConfigDiscovery.FindServersFile(null, Environment).Found);
     }
@@ -62,7 +75,7 @@ public sealed class ConfigDiscoveryTests
     [Fact]
     public void FindRulesFile_ServersFileNames_AreNotRulesFiles()
     {
-        _files.UnionWith(["/work/project/.mcp.json", "/home/dev/.config/mcp-gateway/servers.json"]);
+        _files.UnionWith(["/work/project/mcp-gateway.servers.json", "/home/dev/.config/mcp-gateway/servers.json"]);
 
         Assert.False(ConfigDiscovery.FindRulesFile(null, Environment).Found);
     }
@@ -105,7 +118,7 @@ public sealed class ConfigDiscoveryTests
         Assert.False(location.Found);
         Assert.Null(location.Path);
         Assert.Equal(
-            ["/work/project/.mcp.json", "/home/dev/.config/mcp-gateway/servers.json", "/home/dev/.config/mcp-gateway/.mcp.json"],
+            ["/work/project/mcp-gateway.servers.json", "/home/dev/.config/mcp-gateway/servers.json"],
             location.Searched);
     }
 
@@ -116,14 +129,14 @@ public sealed class ConfigDiscoveryTests
 
         Assert.Null(location.Path);
         Assert.Equal(
-            ["/work/project/.mcp-gateway-rules.json", "/home/dev/.config/mcp-gateway/access_rules.json", "/home/dev/.config/mcp-gateway/.mcp-gateway-rules.json"],
+            ["/work/project/mcp-gateway.rules.json", "/work/project/.mcp-gateway-rules.json", "/home/dev/.config/mcp-gateway/rules.json", "/home/dev/.config/mcp-gateway/access_rules.json", "/home/dev/.config/mcp-gateway/.mcp-gateway-rules.json"],
             location.Searched);
     }
 
     [Fact]
     public void FindServersFile_FlagNamesMissingFile_ReturnsItWithoutFallingBack()
     {
-        _files.UnionWith(["/work/project/.mcp.json", "/home/dev/.config/mcp-gateway/servers.json"]);
+        _files.UnionWith(["/work/project/mcp-gateway.servers.json", "/home/dev/.config/mcp-gateway/servers.json"]);
 
         ConfigLocation location = ConfigDiscovery.FindServersFile("/nowhere/servers.json", Environment);
 
@@ -135,7 +148,7 @@ public sealed class ConfigDiscoveryTests
     public void FindRulesFile_VariableNamesMissingFile_ReturnsItWithoutFallingBack()
     {
         _variables[ConfigDiscovery.RulesVariable] = "/nowhere/rules.json";
-        _files.Add("/work/project/.mcp-gateway-rules.json");
+        _files.Add("/work/project/mcp-gateway.rules.json");
 
         AssertFound(ConfigDiscovery.FindRulesFile(null, Environment), "/nowhere/rules.json", ConfigDiscovery.RulesVariable);
     }
@@ -153,9 +166,9 @@ public sealed class ConfigDiscoveryTests
     public void FindServersFile_EmptyFlagAndVariable_AreIgnored()
     {
         _variables[ConfigDiscovery.ServersVariable] = string.Empty;
-        _files.Add("/work/project/.mcp.json");
+        _files.Add("/work/project/mcp-gateway.servers.json");
 
-        AssertFound(ConfigDiscovery.FindServersFile(string.Empty, Environment), "/work/project/.mcp.json", "current directory");
+        AssertFound(ConfigDiscovery.FindServersFile(string.Empty, Environment), "/work/project/mcp-gateway.servers.json", "current directory");
     }
 
     private static void AssertFound(ConfigLocation location, string path, string origin)

@@ -152,14 +152,25 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task CheckJson_NoServerAndUnknownAgent_ListsEveryServerDeniedAndExitsZero()
+    public async Task CheckJson_NoServerAndUnknownAgent_ListsEveryServerDenied_AndExitsDenied()
     {
         CliResult result = await CheckAsync(AgentsRules, "--agent", "stranger", "--json");
 
-        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        // A script checking an agent that does not exist (a typo, most often) must notice.
+        Assert.Equal(ExitCodes.Denied, result.ExitCode);
+        Assert.Contains("agent 'stranger' is not in", result.Error, StringComparison.Ordinal);
         using JsonDocument document = JsonDocument.Parse(result.Output);
         Assert.Equal(3, document.RootElement.GetArrayLength());
         Assert.All(document.RootElement.EnumerateArray(), d => Assert.False(d.GetProperty("allowed").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task Check_UnknownAgentTable_SaysSoWithDidYouMean_AndExitsDenied()
+    {
+        CliResult result = await CheckAsync(AgentsRules, "--agent", "A");
+
+        Assert.Equal(ExitCodes.Denied, result.ExitCode);
+        Assert.Contains("error: agent 'A' is not in", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -85,14 +85,14 @@ public sealed class ValidateCommandTests : IDisposable
     [Fact]
     public async Task Validate_NoFlags_FindsFilesInCurrentDirectory()
     {
-        _cli.Write(".mcp.json", """{"mcpServers": {"db": {"command": "node"}}}""");
-        _cli.Write(".mcp-gateway-rules.json", """{"access_rules": {"a": {"servers": ["db"]}}}""");
+        _cli.Write("mcp-gateway.servers.json", """{"mcpServers": {"db": {"command": "node"}}}""");
+        _cli.Write("mcp-gateway.rules.json", """{"access_rules": {"a": {"servers": ["db"]}}}""");
 
         CliResult result = await _cli.RunAsync("validate");
 
         Assert.True(result.ExitCode == ExitCodes.Success, result.Error);
-        Assert.Contains(Path.Combine(_cli.Folder, ".mcp.json"), result.Output, StringComparison.Ordinal);
-        Assert.Contains(Path.Combine(_cli.Folder, ".mcp-gateway-rules.json"), result.Output, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_cli.Folder, "mcp-gateway.servers.json"), result.Output, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_cli.Folder, "mcp-gateway.rules.json"), result.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed class ValidateCommandTests : IDisposable
 
         Assert.Equal(ExitCodes.InvalidConfiguration, result.ExitCode);
         Assert.Contains("no servers file found", result.Error, StringComparison.Ordinal);
-        Assert.Contains(Path.Combine(_cli.Folder, ".mcp.json"), result.Error, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_cli.Folder, "mcp-gateway.servers.json"), result.Error, StringComparison.Ordinal);
         Assert.Contains("no access rules file found", result.Error, StringComparison.Ordinal);
         Assert.Contains("mcp-gateway init", result.Error, StringComparison.Ordinal);
     }
@@ -122,8 +122,8 @@ public sealed class ValidateCommandTests : IDisposable
     [Fact]
     public async Task Validate_FlagNamesMissingFile_ExitsOne()
     {
-        _cli.Write(".mcp.json", """{"mcpServers": {"db": {"command": "node"}}}""");
-        _cli.Write(".mcp-gateway-rules.json", """{"agents": {"a": {"allow": {"servers": ["db"]}}}}""");
+        _cli.Write("mcp-gateway.servers.json", """{"mcpServers": {"db": {"command": "node"}}}""");
+        _cli.Write("mcp-gateway.rules.json", """{"agents": {"a": {"allow": {"servers": ["db"]}}}}""");
 
         CliResult result = await _cli.RunAsync("validate", "--config", "missing.json");
 

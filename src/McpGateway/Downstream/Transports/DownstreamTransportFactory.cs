@@ -23,7 +23,17 @@ internal sealed partial class DownstreamTransportFactory : IDownstreamTransportF
         {
             case ServerTransport.Stdio:
                 string serverName = config.Name;
-                return new StdioProcessClientTransport(config, maxMessageBytes, options.StopGrace, line => LogServerStderr(stderrLogger, serverName, line), loggerFactory);
+                return new StdioProcessClientTransport(config, maxMessageBytes, options.StopGrace, line =>
+                {
+                    // npx's first run of a package downloads it, silently for a minute: say what the wait is.
+                    if (line.Contains("Need to install the following packages", StringComparison.Ordinal) ||
+                        line.Contains("will be installed", StringComparison.Ordinal) && line.Contains("npm", StringComparison.OrdinalIgnoreCase))
+                    {
+                        LogInstalling(stderrLogger, serverName);
+                    }
+
+                    LogServerStderr(stderrLogger, serverName, line);
+                }, loggerFactory);
             default:
                 // A reply over the limit fails its request instead of being read into memory (POST responses only:
                 // the long-lived GET stream carries many messages).
@@ -42,6 +52,9 @@ internal sealed partial class DownstreamTransportFactory : IDownstreamTransportF
                     ownsHttpClient: true);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server '{Server}': npx is installing its package (first run); this can take a minute.")]
+    private static partial void LogInstalling(ILogger logger, string server);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "[{Server}] {Line}")]
     private static partial void LogServerStderr(ILogger logger, string server, string line);

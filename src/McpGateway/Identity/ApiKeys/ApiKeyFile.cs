@@ -41,12 +41,12 @@ public static class ApiKeyFile
 
     public static ConfigLoadResult<IReadOnlyList<ApiKeyEntry>> Load(string path)
     {
-        ConfigDocument? document = ConfigurationLoader.ReadDocument(path, _ => null, out ConfigDiagnostic? failure);
+        ConfigDocument? document = ConfigurationLoader.ReadDocument(path, _ => null, out ConfigDiagnostic? failure, ConfigDocument.Shapes.Keys);
         return document is null ? new ConfigLoadResult<IReadOnlyList<ApiKeyEntry>>(null, [failure!]) : Parse(document);
     }
 
     public static ConfigLoadResult<IReadOnlyList<ApiKeyEntry>> Parse(string file, string json) =>
-        Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), _ => null));
+        Parse(ConfigDocument.Read(file, System.Text.Encoding.UTF8.GetBytes(json), _ => null, ConfigDocument.Shapes.Keys));
 
     private static ConfigLoadResult<IReadOnlyList<ApiKeyEntry>> Parse(ConfigDocument document)
     {
