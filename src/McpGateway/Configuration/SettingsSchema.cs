@@ -83,7 +83,11 @@ internal static class SettingsSchema
             ("arguments", SettingsShape.Scalar),
             ("bufferRecords", SettingsShape.Scalar))),
         ("logging", SettingsShape.Object(
-            ("level", SettingsShape.Scalar))));
+            ("level", SettingsShape.Scalar),
+            ("format", SettingsShape.Scalar))),
+        ("telemetry", SettingsShape.Object(
+            ("metrics", SettingsShape.Scalar),
+            ("traces", SettingsShape.Scalar))));
 
     /// <summary>Reports unknown keys and values of the wrong kind (object where a scalar belongs, and so on).</summary>
     public static void Check(JsonNodeReader reader, JsonNode? node, SettingsShape shape, string path)
