@@ -27,6 +27,8 @@ public sealed record GatewaySettings
 
     public LoggingSettings Logging { get; init; } = new();
 
+    public TelemetrySettings Telemetry { get; init; } = new();
+
     public AdminSettings Admin { get; init; } = new();
 
     public HealthSettings Health { get; init; } = new();
@@ -223,4 +225,17 @@ public sealed record LoggingSettings
 {
     /// <summary>Microsoft.Extensions.Logging level name (trace, debug, information, warning, error, critical, none).</summary>
     public string Level { get; init; } = "information";
+
+    /// <summary>"text" (one line per message) or "json" (one JSON object per line, for log shippers).</summary>
+    public string Format { get; init; } = "text";
+}
+
+/// <summary>OpenTelemetry: the Prometheus endpoint and OTLP export (configured by the standard <c>OTEL_*</c> variables).</summary>
+public sealed record TelemetrySettings
+{
+    /// <summary>Record metrics: served at <c>/metrics</c> over HTTP, and exported by OTLP when an endpoint is set.</summary>
+    public bool Metrics { get; init; } = true;
+
+    /// <summary>Record traces and export them by OTLP. Null means: when an OTLP endpoint is set.</summary>
+    public bool? Traces { get; init; }
 }

@@ -21,6 +21,7 @@ public static class SettingsLoader
     private static readonly string[] s_modes = ["proxy", "discovery"];
     private static readonly string[] s_logLevels = ["trace", "debug", "information", "warning", "error", "critical", "none"];
     private static readonly string[] s_readiness = ["required", "all", "any"];
+    private static readonly string[] s_logFormats = ["text", "json"];
 
     /// <param name="location">Where discovery found the file (a missing optional file means defaults).</param>
     /// <param name="rulesFile">The rules file: the keys file is looked for beside it when the settings name none.</param>
@@ -169,9 +170,18 @@ public static class SettingsLoader
                 Arguments = Bool("audit:arguments", false),
                 BufferRecords = Int("audit:bufferRecords", 16_384, 16, 10_000_000),
             };
-            var logging = new LoggingSettings { Level = Choice("logging:level", "information", s_logLevels) };
             var admin = new AdminSettings { Agents = [.. ListKeys("admin:agents").Select(k => merged[k]).OfType<string>().Where(a => a.Length > 0)] };
             var health = new HealthSettings { ReadyWhen = Choice("health:readyWhen", "required", s_readiness) };
+            var logging = new LoggingSettings
+            {
+                Level = Choice("logging:level", "information", s_logLevels),
+                Format = Choice("logging:format", "text", s_logFormats),
+            };
+            var telemetry = new TelemetrySettings
+            {
+                Metrics = Bool("telemetry:metrics", true),
+                Traces = OptionalBool("telemetry:traces"),
+            };
 
             return new GatewaySettings
             {
@@ -183,6 +193,7 @@ public static class SettingsLoader
                 Limits = limits,
                 Audit = audit,
                 Logging = logging,
+                Telemetry = telemetry,
                 Admin = admin,
                 Health = health,
             };

@@ -83,7 +83,11 @@ internal static class SettingsSchema
             ("arguments", SettingsShape.Scalar),
             ("bufferRecords", SettingsShape.Scalar))),
         ("logging", SettingsShape.Object(
-            ("level", SettingsShape.Scalar))),
+            ("level", SettingsShape.Scalar),
+            ("format", SettingsShape.Scalar))),
+        ("telemetry", SettingsShape.Object(
+            ("metrics", SettingsShape.Scalar),
+            ("traces", SettingsShape.Scalar))),
         ("admin", SettingsShape.Object(
             ("agents", SettingsShape.List))),
         ("health", SettingsShape.Object(

@@ -32,7 +32,8 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
     /// when the full path must take it: any refusal (so its error reads exactly as always), a caller that would bind
     /// the session, or a route without a raw connection. The decision is the gate's, the same the full path makes.
     /// </summary>
-    public Prepared? TryPrepare(FastToolCall call, in Caller caller, IUpstream upstream, GatewaySession session, string? clientAddress, long receivedAt, int requestBytes)
+    /// <param name="transport">How the agent reached the gateway, as telemetry names it (<see cref="GatewayTelemetry.Transports"/>).</param>
+    public Prepared? TryPrepare(FastToolCall call, in Caller caller, IUpstream upstream, GatewaySession session, string? clientAddress, long receivedAt, int requestBytes, string transport)
     {
         if (!caller.IsKnown || caller.BindsSession)
         {
@@ -46,32 +47,59 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
         }
 
         Interlocked.Increment(ref _taken);
-        return new Prepared(call, gate.Admit(decision), connection, upstream, new AuditFacts(audit, session, clientAddress, receivedAt, requestBytes));
+        return new Prepared(call, gate.Admit(decision), connection, upstream, new AuditFacts(audit, session, clientAddress, receivedAt, requestBytes), transport);
+    }
+
+    /// <summary>A JSON-RPC id as the SDK path's spans write it: a string without its quotes, a number as written.</summary>
+    private static string RequestIdText(ReadOnlySpan<byte> id)
+    {
+        var reader = new Utf8JsonReader(id);
+        return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString()! : System.Text.Encoding.UTF8.GetString(id);
     }
 
     /// <summary>What the audit record of a fast call needs besides the decision and the outcome.</summary>
     internal sealed record AuditFacts(GatewayAudit Audit, GatewaySession Session, string? ClientAddress, long ReceivedAt, int RequestBytes);
 
     /// <summary>A call the fast path took: run it to get the complete JSON-RPC response for the agent.</summary>
-    internal sealed class Prepared(FastToolCall call, ToolCallDecision decision, StdioProcessTransport connection, IUpstream upstream, AuditFacts facts)
+    internal sealed class Prepared(FastToolCall call, ToolCallDecision decision, StdioProcessTransport connection, IUpstream upstream, AuditFacts facts, string transport)
     {
+        private ClientOperation? _downstream;
+
+        // How the server's reply ended, when telemetry read it already: the agent's response ends the same way.
+        private CallOutcome? _replied;
+
         private ToolRoute Route => decision.Route!;
 
         public async Task<byte[]> RunAsync(CancellationToken cancellationToken)
         {
+            // Started here, in the call's own async flow (on stdio, the reader's must not be left with a current span),
+            // with the same name and attributes as the SDK path's span.
+            ServerOperation? telemetry = GatewayTelemetry.StartServer(RequestMethods.ToolsCall, call.Name, transport);
+            telemetry?.Describe(
+                facts.Session.Server?.NegotiatedProtocolVersion ?? ProtocolVersions.Legacy,
+                facts.Session.Fingerprint,
+                telemetry.Activity is { IsAllDataRequested: true } ? RequestIdText(call.Id.Span) : null);
             CallOutcome outcome = new(AuditOutcome.Cancelled);
             byte[]? response = null;
             try
             {
                 response = await ForwardAsync(cancellationToken);
-                outcome = facts.Audit.Enabled ? Outcome(response) : default;
+                outcome = _replied is { } replied ? replied with { ResponseBytes = response.Length }
+                    : facts.Audit.Enabled || telemetry is not null ? Outcome(response)
+                    : default;
                 return response;
             }
             finally
             {
+                // Ended before the response is written to the agent, where the SDK path ends its span after: the difference is the write alone.
+                telemetry?.Complete(
+                    new RequestDimensions(decision.Caller.Agent, Route.Server.Name, GatewayTelemetry.DecisionOf(decision.DecisionName), call.Name),
+                    outcome.ErrorType(),
+                    outcome.Code);
                 await facts.Audit.ToolCall(decision, facts.Session, facts.ClientAddress, facts.ReceivedAt, facts.RequestBytes, outcome, AuditArguments());
             }
         }
+
 
         private async Task<byte[]> ForwardAsync(CancellationToken cancellationToken)
         {
@@ -87,17 +115,30 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             // Registered like any forwarded call, so log messages and server-to-client requests find their agent.
             using var inFlight = new DownstreamCall(Route.Server, upstream, upstreamProgressToken: null);
             byte[] reply;
+            _downstream = GatewayTelemetry.StartClient(RequestMethods.ToolsCall, Route.Tool.Name, Route.Server.Name, GatewayTelemetry.Transports.Pipe, Route.Server.NegotiatedProtocolVersion);
             try
             {
                 reply = await connection.RequestRawAsync(BuildRequest, timeoutCts.Token);
+                if (_downstream is { } downstream)
+                {
+                    CallOutcome replied = Outcome(reply);
+                    downstream.Complete(replied.ErrorType(), replied.Code);
+                    _replied = replied;
+                }
             }
             catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
+                _downstream?.Failed(GatewayTelemetry.ErrorTypes.Timeout);
                 return Error(DownstreamErrors.RequestTimeoutErrorCode, $"The request to server '{Route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
             }
-            catch (IOException)
+            catch (IOException ex)
             {
+                _downstream?.Failed(ex is OversizedReplyException ? GatewayTelemetry.ErrorTypes.ReplyTooLarge : GatewayTelemetry.ErrorTypes.ConnectionClosed);
                 return Error(-32603, $"Server '{Route.Server.Name}' closed the connection during the request.");
+            }
+            finally
+            {
+                _downstream?.Failed(cancellationToken.IsCancellationRequested ? GatewayTelemetry.ErrorTypes.Cancelled : GatewayTelemetry.Other);
             }
 
             // Log messages the server sent during the call reach the agent before its result.
@@ -171,8 +212,10 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             return CallOutcome.Result(response.Length);
         }
 
+        /// <summary>The request to the server, under the connection's <paramref name="id"/>, with the CLIENT span's trace context in <c>params._meta</c>.</summary>
         private byte[] BuildRequest(string id)
         {
+            _downstream?.SetRequestId(id.Trim('"'));
             var buffer = new ArrayBufferWriter<byte>(128 + call.Arguments.Length);
             using (var writer = new Utf8JsonWriter(buffer))
             {
@@ -189,6 +232,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
                     writer.WriteRawValue(call.Arguments.Span, skipInputValidation: true);
                 }
 
+                _downstream?.WriteMeta(writer);
                 writer.WriteEndObject();
                 writer.WriteEndObject();
             }

@@ -1,3 +1,4 @@
+using McpGateway.Diagnostics;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
 using McpGateway.Hosting;
@@ -75,7 +76,7 @@ internal sealed class FastPathMiddleware(
         }
 
         IUpstream upstream = session?.Server is { } server ? new SessionUpstream(server, session) : NoUpstream.Instance;
-        return forwarder.TryPrepare(call, caller, upstream, effective, HttpIdentity.ClientAddress(context), receivedAt, body.Length);
+        return forwarder.TryPrepare(call, caller, upstream, effective, HttpIdentity.ClientAddress(context), receivedAt, body.Length, GatewayTelemetry.Transports.Tcp);
     }
 
     /// <summary>The SDK answers 406 unless the client accepts both JSON and event streams; so does the fast path, by declining.</summary>

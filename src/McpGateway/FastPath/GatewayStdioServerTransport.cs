@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using McpGateway.Diagnostics;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
 using McpGateway.Identity;
@@ -72,7 +73,7 @@ internal sealed class GatewayStdioServerTransport : JsonLineTransport
         // The fast path takes only calls without an identity argument: the process's fixed agent or the session's decide.
         Caller caller = _callers.Resolve(IdentityClaims.None, _session.Identity, _stateProvider.Current.Policy);
         if (caller.IsRefused || _session.Server is not { } server ||
-            _forwarder.TryPrepare(call, caller, new SessionUpstream(server, _session), _session, null, _time.GetTimestamp(), copy.Length) is not { } prepared)
+            _forwarder.TryPrepare(call, caller, new SessionUpstream(server, _session), _session, null, _time.GetTimestamp(), copy.Length, GatewayTelemetry.Transports.Pipe) is not { } prepared)
         {
             return false;
         }

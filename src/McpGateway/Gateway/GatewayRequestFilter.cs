@@ -26,6 +26,7 @@ internal sealed partial class GatewayRequestFilter(
     MultiRoundTrip roundTrips,
     GatewayOptions options,
     GatewayAudit audit,
+    GatewayStateProvider stateProvider,
     TimeProvider time,
     ILogger<GatewayRequestFilter> logger,
     IHttpContextAccessor? httpContextAccessor = null)
@@ -34,11 +35,12 @@ internal sealed partial class GatewayRequestFilter(
     {
         if (context.JsonRpcMessage is not JsonRpcRequest message || !IsForwarded(message.Method))
         {
-            await next(context, cancellationToken);
+            await (context.JsonRpcMessage is JsonRpcRequest answeredBySdk ? TraceAsync(session, answeredBySdk, context, next, cancellationToken) : next(context, cancellationToken));
             return;
         }
 
         string? agentVersion = message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion;
+        ServerOperation? telemetry = StartTelemetry(session, message, agentVersion);
         if (ProtocolEras.IsJuly2026OrLater(agentVersion))
         {
             // 2026-07-28 asks for log messages per request (_meta io.modelcontextprotocol/logLevel), not with logging/setLevel.
@@ -88,12 +90,78 @@ internal sealed partial class GatewayRequestFilter(
         }
         finally
         {
+            telemetry?.Complete(Dimensions(request, telemetry.Target), outcome.ErrorType(), outcome.Code);
             if (audit.Enabled)
             {
                 await audit.Request(request, outcome, http?.Request.ContentLength ?? Size(message));
             }
         }
     };
+
+    /// <summary>
+    /// A request the SDK answers itself (initialize, ping, subscriptions/listen): traced and timed like the others,
+    /// with the session's agent once it has one.
+    /// </summary>
+    private async Task TraceAsync(GatewaySession session, JsonRpcRequest message, MessageContext context, McpMessageHandler next, CancellationToken cancellationToken)
+    {
+        if (StartTelemetry(session, message, message.Context?.ProtocolVersion ?? context.Server.NegotiatedProtocolVersion) is not { } telemetry)
+        {
+            await next(context, cancellationToken);
+            return;
+        }
+
+        string? errorType = GatewayTelemetry.ErrorTypes.Cancelled;
+        int? code = null;
+        try
+        {
+            await next(context, cancellationToken);
+            errorType = null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            code = ex is McpProtocolException protocol ? (int)protocol.ErrorCode : (int)McpErrorCode.InternalError;
+            errorType = GatewayTelemetry.ErrorTypeOf(code.Value);
+            throw;
+        }
+        finally
+        {
+            telemetry.Complete(new RequestDimensions(KnownAgent(session.BoundAgent), null, null, null), errorType, code);
+        }
+    }
+
+    /// <summary>The SERVER span of an agent request, a child of the agent's trace context in <c>params._meta</c> when it sent one.</summary>
+    private ServerOperation? StartTelemetry(GatewaySession session, JsonRpcRequest message, string? agentVersion)
+    {
+        (string? traceParent, string? traceState) = GatewayTelemetry.TraceContextOf(message.Params);
+        bool overHttp = httpContextAccessor?.HttpContext is not null;
+        ServerOperation? telemetry = GatewayTelemetry.StartServer(
+            message.Method, GatewayTelemetry.TargetOf(message.Method, message.Params), overHttp ? GatewayTelemetry.Transports.Tcp : GatewayTelemetry.Transports.Pipe, traceParent, traceState);
+        telemetry?.Describe(agentVersion, session.Fingerprint, message.Id.Id?.ToString(), GatewayTelemetry.ResourceUriOf(message.Method, message.Params));
+        return telemetry;
+    }
+
+    /// <summary>
+    /// The request's agent, server, decision and tool as the metrics may name them (what the audit record says,
+    /// bounded). <paramref name="target"/> is the tool name as the agent sent it (the handler has since put the
+    /// server's own name in the params it forwarded).
+    /// </summary>
+    private RequestDimensions Dimensions(GatewayRequest request, string? target)
+    {
+        RequestAudit facts = request.Audit;
+        string decision = facts.Tool is { } tool && facts.Decision == AuditDecisions.Allowed ? tool.DecisionName : facts.Decision;
+        string? server = facts.Tool?.Route?.Server.Name ?? facts.Server;
+        string? name = request.Message.Method == RequestMethods.ToolsCall ? target : null;
+
+        // Only a tool that exists (routed to a server, or the gateway's own) is named: an agent can ask for any name.
+        string? toolName = name is not null && (GatewayTools.IsGatewayTool(name) || facts.Tool?.Route is not null) ? name : null;
+        return new RequestDimensions(
+            KnownAgent(facts.Caller.Agent ?? facts.Caller.EstablishedAgent ?? request.Session.BoundAgent),
+            server is not null && stateProvider.Current.Config.Servers.Find(server) is not null ? server : null,
+            GatewayTelemetry.DecisionOf(decision),
+            toolName);
+    }
+
+    private string? KnownAgent(string? agent) => agent is not null && stateProvider.Current.Policy.FindAgent(agent) is not null ? agent : null;
 
     private static bool IsToolError(string method, JsonNode? result) =>
         method == RequestMethods.ToolsCall && result is JsonObject obj && obj["isError"] is JsonValue flag && flag.GetValueKind() == System.Text.Json.JsonValueKind.True;

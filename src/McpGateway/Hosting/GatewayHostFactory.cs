@@ -24,7 +24,7 @@ internal static class GatewayHostFactory
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.Sources.Clear();
-        ConfigureLogging(builder.Logging, logLevel);
+        ConfigureLogging(builder.Logging, logLevel, snapshot.Settings.Logging.Format == "json");
 
         // A port that is taken is a user error, reported by `serve` in one line; the host would log it first, with a
         // stack trace. Its messages before it has started say nothing else that `serve` does not report itself.
@@ -32,6 +32,7 @@ internal static class GatewayHostFactory
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && lifetime?.ApplicationStarted.IsCancellationRequested == true);
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddGateway(snapshot, options, sources);
+        builder.AddGatewayTelemetry(snapshot.Settings.Telemetry, http: true);
         builder.Services.AddSingleton(http);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         HttpGateway.AddMcpEndpoint(builder, http, snapshot.Settings);
@@ -51,25 +52,44 @@ internal static class GatewayHostFactory
         ConfigSources? sources = null)
     {
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        ConfigureLogging(builder.Logging, logLevel);
+        ConfigureLogging(builder.Logging, logLevel, snapshot.Settings.Logging.Format == "json");
         configureLogging?.Invoke(builder.Logging);
         builder.Services.AddGateway(snapshot, options, sources);
+        builder.AddGatewayTelemetry(snapshot.Settings.Telemetry, http: false);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddHostedService<StdioGatewayService>();
         configureServices?.Invoke(builder.Services);
         return builder.Build();
     }
 
-    /// <summary>Logs go to stderr only: in stdio mode stdout carries nothing but the protocol.</summary>
-    public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    /// <summary>
+    /// Logs go to stderr only: in stdio mode stdout carries nothing but the protocol. <paramref name="json"/> writes
+    /// one JSON object per line (UTC time, category, event id, message, the structured values and, inside a traced
+    /// request, its trace and span ids) for log shippers.
+    /// </summary>
+    public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level, bool json = false)
     {
         logging.ClearProviders();
         logging.SetMinimumLevel(level);
-        logging.AddSimpleConsole(o =>
+        if (json)
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+            logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+            logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+
         logging.AddFilter("Microsoft", LogLevel.Warning);
 
         // The SDK logs every request at Information and connection failures with stack traces; the gateway logs what matters itself.

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using McpGateway.Configuration;
+using McpGateway.Diagnostics;
 using McpGateway.FastPath;
 using McpGateway.Gateway;
 using McpGateway.Identity;
@@ -23,6 +24,7 @@ namespace McpGateway.Hosting;
 internal static class HttpGateway
 {
     public const string Path = "/mcp";
+    public const string MetricsPath = "/metrics";
     private const string RateLimitPolicy = "mcp-gateway-requests";
 
     /// <summary>Adds the MCP endpoint: stateful sessions for initialize-handshake clients (2026-07-28 clients are served per request), or stateless.</summary>
@@ -93,12 +95,17 @@ internal static class HttpGateway
                 session.Server = server;
                 session.SessionId = server.SessionId;
                 registry.Add(session);
+
+                // Resolved now: the request that created the session (and its services) is long gone when the session ends.
+                GatewayStateProvider state = context.RequestServices.GetRequiredService<GatewayStateProvider>();
+                SessionTelemetry? telemetry = GatewayTelemetry.StartSession(GatewayTelemetry.Transports.Tcp);
                 try
                 {
                     await server.RunAsync(cancellationToken);
                 }
                 finally
                 {
+                    telemetry?.End(KnownAgent(state, session), server.NegotiatedProtocolVersion);
                     registry.Remove(session);
                     session.Admission?.Dispose();
                 }
@@ -107,6 +114,16 @@ internal static class HttpGateway
         });
         builder.Services.AddOptions<HttpServerTransportOptions>().Configure<TimeProvider>((transport, time) => transport.TimeProvider = time);
     }
+
+    /// <summary>The session's agent, for telemetry: only an agent of the rules is named.</summary>
+    private static string? KnownAgent(GatewayStateProvider state, GatewaySession session) =>
+        session.BoundAgent is { } agent && state.Current.Policy.FindAgent(agent) is not null ? agent : null;
+
+    /// <summary>
+    /// The Prometheus scrape endpoint, <c>/metrics</c>: an endpoint of its own, so it passes the guard (host and
+    /// origin checks) but none of the MCP session machinery. Returned so that access to it can be required.
+    /// </summary>
+    public static IEndpointConventionBuilder MapMetrics(WebApplication app) => app.MapPrometheusScrapingEndpoint(MetricsPath);
 
     public static void MapMcpEndpoint(WebApplication app, GatewaySettings settings)
     {
@@ -137,6 +154,11 @@ internal static class HttpGateway
         if (rateLimited)
         {
             endpoint.RequireRateLimiting(RateLimitPolicy);
+        }
+
+        if (settings.Telemetry.Metrics)
+        {
+            StatusEndpoints.RequireAdmin(MapMetrics(app), settings);
         }
     }
 

@@ -1,3 +1,4 @@
+using McpGateway.Diagnostics;
 using McpGateway.FastPath;
 using McpGateway.Gateway;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,14 +28,21 @@ internal static class StdioSession
         await using McpServer server = McpServer.Create(transport, serverOptions, loggerFactory, services);
         session.Server = server;
         sessions.Add(session);
+        GatewayStateProvider state = services.GetRequiredService<GatewayStateProvider>();
+        SessionTelemetry? telemetry = GatewayTelemetry.StartSession(GatewayTelemetry.Transports.Pipe);
         try
         {
             await server.RunAsync(cancellationToken);
         }
         finally
         {
+            telemetry?.End(KnownAgent(state, session), server.NegotiatedProtocolVersion);
             sessions.Remove(session);
             await transport.DisposeAsync();
         }
     }
+
+    /// <summary>The session's agent, for telemetry: only an agent of the rules is named.</summary>
+    private static string? KnownAgent(GatewayStateProvider state, GatewaySession session) =>
+        session.BoundAgent is { } agent && state.Current.Policy.FindAgent(agent) is not null ? agent : null;
 }

@@ -22,12 +22,13 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
     private string? _lostReason;
     private int _disposed;
 
-    private DownstreamConnection(string name, McpClient client, StdioProcessTransport? raw, ILogger logger)
+    private DownstreamConnection(string name, McpClient client, StdioProcessTransport? raw, ILogger logger, string transport)
     {
         Name = name;
         Client = client;
         Raw = raw;
         _logger = logger;
+        Transport = transport;
     }
 
     public string Name { get; }
@@ -38,6 +39,9 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
     public StdioProcessTransport? Raw { get; }
 
     public string? ProtocolVersion => Client.NegotiatedProtocolVersion;
+
+    /// <summary>How the server is reached, as telemetry names it (<c>network.transport</c>).</summary>
+    public string Transport { get; }
 
     /// <summary>True when the server speaks 2026-07-28 or later (per-request metadata, multi round-trip, subscriptions/listen).</summary>
     public bool IsModern => ProtocolVersions.IsJuly2026OrLater(Client.NegotiatedProtocolVersion);
@@ -82,11 +86,16 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             var transport = new OrderedClientTransport(inner, handler);
             clientOptions.ProtocolVersion = protocolVersion;
             McpClient client = await McpClient.CreateAsync(transport, clientOptions, loggerFactory, ct);
-            return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger);
+            string transportKind = config.Transport == ServerTransport.Stdio ? GatewayTelemetry.Transports.Pipe : GatewayTelemetry.Transports.Tcp;
+            return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger, transportKind);
         }
     }
 
-    /// <summary>Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the server's code and message.</summary>
+    /// <summary>
+    /// Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the
+    /// server's code and message. <paramref name="parameters"/> must be this request's own: the CLIENT span's trace
+    /// context is written into their <c>_meta</c>.
+    /// </summary>
     public async Task<JsonNode?> SendRequestAsync(string method, JsonNode? parameters, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (_lost.IsCancellationRequested)
@@ -94,29 +103,36 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             throw Lost();
         }
 
+        ClientOperation? telemetry = GatewayTelemetry.StartClient(method, GatewayTelemetry.TargetOf(method, parameters), Name, Transport, ProtocolVersion);
+        telemetry?.InjectInto(parameters);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lost.Token);
         linked.CancelAfter(timeout);
         try
         {
             JsonRpcResponse response = await Client.SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, linked.Token);
+            telemetry?.Succeeded(response.Result);
             return response.Result;
         }
         catch (McpProtocolException ex)
         {
+            telemetry?.Errored((int)ex.ErrorCode);
             throw DownstreamErrors.Relay(ex);
         }
         catch (OperationCanceledException) when (_lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
+            telemetry?.Failed(GatewayTelemetry.ErrorTypes.ConnectionClosed);
             throw Lost();
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
+            telemetry?.Failed(GatewayTelemetry.ErrorTypes.Timeout);
             throw new McpProtocolException(
                 $"The request to server '{Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.",
                 (McpErrorCode)DownstreamErrors.RequestTimeoutErrorCode);
         }
         catch (Exception ex) when (ex is OversizedReplyException || ex.InnerException is OversizedReplyException)
         {
+            telemetry?.Failed(GatewayTelemetry.ErrorTypes.ReplyTooLarge);
             throw new McpException((ex as OversizedReplyException ?? ex.InnerException!).Message);
         }
         // A cancellation that is neither the caller's nor the timeout is the client cancelling its pending requests
@@ -124,9 +140,15 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or ClientTransportClosedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             // The same words whichever notices first, the SDK failing its pending requests or the supervisor losing the connection.
+            telemetry?.Failed(GatewayTelemetry.ErrorTypes.ConnectionClosed);
             LogCallFailed(_logger, Name, method, AuditRedaction.Excerpt(ex.Message));
             Interlocked.CompareExchange(ref _lostReason, Cause(ex), null);
             throw Lost();
+        }
+        finally
+        {
+            // Anything not recorded above: the caller cancelled (or an unexpected failure, which is counted the same way).
+            telemetry?.Failed(cancellationToken.IsCancellationRequested ? GatewayTelemetry.ErrorTypes.Cancelled : GatewayTelemetry.Other);
         }
     }
 

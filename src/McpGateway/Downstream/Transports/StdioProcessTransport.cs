@@ -70,6 +70,7 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
     private const int StderrTailLines = 20;
     private const int MaxStderrLineChars = 4096;
     private static readonly TimeSpan s_exitGrace = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_outputEndedGrace = TimeSpan.FromSeconds(2);
     private static long s_nextRawId;
 
     private readonly Process _process;
@@ -258,8 +259,36 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         Close(DescribeExit());
     }
 
-    protected override void OnInputEnded(Exception? error) =>
+    protected override void OnInputEnded(Exception? error)
+    {
+        if (_process.HasExited)
+        {
+            Close(DescribeExit());
+            return;
+        }
+
+        // The output usually ends because the process is exiting, a moment before the exit is observable: wait for
+        // it (a bounded while; a server that closes its output and lives on is broken anyway) so the reason carries
+        // the exit code.
+        _ = CloseWhenExitedAsync(error);
+    }
+
+    private async Task CloseWhenExitedAsync(Exception? error)
+    {
+        using var grace = new CancellationTokenSource(s_outputEndedGrace);
+        try
+        {
+            await _process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
         Close(_process.HasExited ? DescribeExit() : error is null ? "the server closed its output" : "reading from the server failed: " + error.Message);
+    }
 
     /// <summary>Ends the connection once: fails every raw request in flight, then completes the SDK's channel with the reason.</summary>
     private void Close(string reason)
