@@ -98,8 +98,9 @@ internal static class HttpGateway
                 }
                 finally
                 {
-                    registry.Remove(session);
+                    // The slot first: whoever hears that the session ended (SessionEnded) can already use the room it left.
                     session.Admission?.Dispose();
+                    registry.Remove(session);
                 }
             };
 #pragma warning restore MCPEXP002

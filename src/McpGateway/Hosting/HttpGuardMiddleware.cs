@@ -43,9 +43,21 @@ internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSetting
             return;
         }
 
-        RequestBody? body = await RequestBody.ReadAsync(context, settings.MaxRequestBodyBytes);
+        RequestBody? body;
+        try
+        {
+            body = await RequestBody.ReadAsync(context, settings.MaxRequestBodyBytes);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // A chunked body (no Content-Length) past Kestrel's limit, which is the same: the same refusal, not a failure.
+            body = null;
+        }
+
         if (body is null)
         {
+            // The rest of the body is never read: the connection cannot carry another request, so the client must not reuse it.
+            context.Response.Headers.Connection = "close";
             await RefuseAsync(context, StatusCodes.Status413PayloadTooLarge, $"the request body is larger than {settings.MaxRequestBodyBytes} bytes");
             return;
         }
