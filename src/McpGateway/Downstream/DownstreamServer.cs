@@ -43,7 +43,8 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     {
         Config = config;
         _options = options;
-        _loggerFactory = loggerFactory;
+        // The SDK's client and transport quote what the server sent (a whole HTTP error body) in their log lines.
+        _loggerFactory = new RedactingLoggerFactory(loggerFactory);
         _logger = loggerFactory.CreateLogger("McpGateway.Downstream." + config.Name);
         _time = time;
     }
