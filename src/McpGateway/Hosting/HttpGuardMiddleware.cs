@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Net;
+using System.Text.Json;
 using McpGateway.Gateway;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
+using ModelContextProtocol;
 
 namespace McpGateway.Hosting;
 
@@ -64,14 +66,34 @@ internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSetting
 
         if (RequestValidation.FindProblem(body.Memory) is { } problem)
         {
-            byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, problem);
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            context.Response.ContentType = "application/json";
-            await context.Response.Body.WriteAsync(error, context.RequestAborted);
+            await RefuseAsJsonRpcAsync(context, body, problem, McpErrorCode.InvalidRequest);
             return;
         }
 
-        await next(context);
+        if (RequestValidation.InitializeProblem(body.Memory) is { } badInitialize)
+        {
+            await RefuseAsJsonRpcAsync(context, body, badInitialize, McpErrorCode.InvalidParams);
+            return;
+        }
+
+        try
+        {
+            await next(context);
+        }
+        catch (JsonException) when (!context.Response.HasStarted)
+        {
+            // Should the SDK throw reading a request itself (as it does for initialize params, checked above), the
+            // agent gets a JSON-RPC error rather than a 500.
+            await RefuseAsJsonRpcAsync(context, body, "The request's params do not have the shape this method needs (see the MCP schema).", McpErrorCode.InvalidParams);
+        }
+    }
+
+    private static async Task RefuseAsJsonRpcAsync(HttpContext context, RequestBody body, string problem, McpErrorCode code)
+    {
+        byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, problem, code);
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(error, context.RequestAborted);
     }
 
     /// <summary>The gateway's own origin (same scheme, host and port as the request) or one the operator allowed.</summary>

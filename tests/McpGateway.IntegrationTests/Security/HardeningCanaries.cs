@@ -39,8 +39,23 @@ internal sealed class Canaries
     /// <summary>Fails naming every canary found in <paramref name="text"/> (which output it was is <paramref name="where"/>).</summary>
     public void AssertNoneIn(string where, string text)
     {
-        string[] found = [.. _all.Where(c => text.Contains(c.Value, StringComparison.Ordinal)).Select(c => c.Name)];
-        Assert.True(found.Length == 0, $"{where} contains the canaries {string.Join(", ", found)}");
+        (string Name, string Value)[] found = [.. _all.Where(c => text.Contains(c.Value, StringComparison.Ordinal))];
+        if (found.Length == 0)
+        {
+            return;
+        }
+
+        // Where the first one is, with every canary masked so the failure message itself leaks nothing.
+        int at = text.IndexOf(found[0].Value, StringComparison.Ordinal);
+        int lineStart = text.LastIndexOf('\n', at) + 1;
+        int lineEnd = text.IndexOf('\n', at) is int end and >= 0 ? end : text.Length;
+        string context = text[lineStart..Math.Min(lineEnd, lineStart + 600)];
+        foreach ((string name, string value) in _all)
+        {
+            context = context.Replace(value, "<" + name + ">", StringComparison.Ordinal);
+        }
+
+        Assert.Fail($"{where} contains the canaries {string.Join(", ", found.Select(c => c.Name))}; first in: {context}");
     }
 }
 
@@ -54,7 +69,8 @@ internal static class TestKeys
         entries.Add(new ApiKeyEntry { Id = id, Agent = agent, Created = DateTimeOffset.UtcNow, Hash = ApiKey.Hash(key) });
         ApiKeyFile.Save(file, entries);
         canaries.Add("api key of " + agent, key);
-        canaries.Add("api key secret of " + agent, key[(key.LastIndexOf('_') + 1)..]);
+        // mgw_<8 hex id>_<secret>: the secret may itself hold '_'.
+        canaries.Add("api key secret of " + agent, key[(ApiKey.Prefix.Length + 9)..]);
         return key;
     }
 }

@@ -37,7 +37,7 @@ public sealed class HardeningCanaryTests
         using var issuer = new TestTokenIssuer();
         issuer.WriteJwks(Path.Combine(folder, "jwks.json"));
         string bob = issuer.Token("bob", Resource, canaries);
-        string forgedKey = alice[..(alice.LastIndexOf('_') + 1)] + canaries.New("forged-key-secret");
+        string forgedKey = alice[..(McpGateway.Identity.ApiKeys.ApiKey.Prefix.Length + 9)] + canaries.New("forged-key-secret");
         string forgedToken = bob[..(bob.LastIndexOf('.') + 1)] + canaries.New("forged-token-signature");
 
         string servers = TestServers.File(
