@@ -198,8 +198,9 @@ internal static partial class RequestValidation
                 reader.Skip();
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a method name escaping half a surrogate pair, which no method has.
         }
 
         return null;

@@ -43,6 +43,18 @@ public sealed class HardeningMalformedRequestTests(HardeningGateway gateways) : 
         Assert.NotNull(next["result"]);
     }
 
+    [Fact]
+    public async Task NewSessionRequest_TooDeepToCheck_WithAMethodEscapingHalfASurrogatePair_Gets400_Not500()
+    {
+        // Past the duplicate check's depth (128) nothing is checked up front; session admission still reads the method.
+        string request = """{"jsonrpc":"2.0","id":2,"method":"\ud800","params":""" + new string('[', 200) + new string(']', 200) + "}";
+
+        RawResponse response = await gateways.Stateful.Http.PostAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+        Assert.Equal(-32600, response.Error["code"]!.GetValue<int>());
+    }
+
     [Theory]
     [InlineData("\"not an object\"")]
     [InlineData("[1, 2]")]
