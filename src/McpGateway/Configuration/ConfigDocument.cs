@@ -65,6 +65,22 @@ internal sealed class ConfigDocument
             return document;
         }
 
+        // The JSON reader accepts malformed UTF-8 inside strings and only fails when a string is read, with an
+        // exception that is not a JsonException: check the encoding first and say where it breaks.
+        if (InvalidUtf8At(span) is int invalid)
+        {
+            (int Line, int Column) at = positions.ToLineColumn(invalid + bomLength);
+            diagnostics.Add(new ConfigDiagnostic(
+                DiagnosticSeverity.Error,
+                file,
+                string.Empty,
+                "the file is not valid UTF-8 text.",
+                "save the file as UTF-8 (check this position for a character written in another encoding).",
+                at.Line,
+                at.Column));
+            return document;
+        }
+
         var reader = new Utf8JsonReader(span, new JsonReaderOptions
         {
             CommentHandling = JsonCommentHandling.Skip,
@@ -137,7 +153,20 @@ internal sealed class ConfigDocument
 
                 return JsonValue.Create(expanded);
             case JsonTokenType.Number:
-                return reader.TryGetInt64(out long integer) ? JsonValue.Create(integer) : JsonValue.Create(reader.GetDouble());
+                if (reader.TryGetInt64(out long integer))
+                {
+                    return JsonValue.Create(integer);
+                }
+
+                double number = reader.GetDouble();
+                if (!double.IsFinite(number))
+                {
+                    // 1e400 reads as infinity, which no setting can use and no JSON writer can write back.
+                    Diagnostics.Error(path, "is a number too large to use.", "write a smaller number.");
+                    return null;
+                }
+
+                return JsonValue.Create(number);
             case JsonTokenType.True:
                 return JsonValue.Create(true);
             case JsonTokenType.False:
@@ -179,6 +208,23 @@ internal sealed class ConfigDocument
         }
 
         return obj;
+    }
+
+    /// <summary>The offset of the first byte that is not part of a well-formed UTF-8 sequence, or null.</summary>
+    private static int? InvalidUtf8At(ReadOnlySpan<byte> utf8)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            return null;
+        }
+
+        int offset = 0;
+        while (offset < utf8.Length && System.Text.Rune.DecodeFromUtf8(utf8[offset..], out _, out int consumed) == System.Buffers.OperationStatus.Done)
+        {
+            offset += consumed;
+        }
+
+        return offset;
     }
 
     private static string DescribeJsonError(JsonException ex)

@@ -163,13 +163,14 @@ public static class ConfigurationLoader
 
                 string? closest = pattern.IsWildcard ? null : JsonNodeReader.Closest(pattern.Pattern, servers.Servers.Select(s => s.Name));
                 (int Line, int Column)? position = rules.Positions?.Find(pattern.Source);
+                string shown = rules.IsSubstituted?.Invoke(pattern.Source) == true ? "the value (from the environment)" : $"'{pattern.Pattern}'";
                 diagnostics.Add(new ConfigDiagnostic(
                     DiagnosticSeverity.Warning,
                     file,
                     pattern.Source,
                     pattern.IsWildcard
-                        ? $"the pattern '{pattern.Pattern}' matches no configured server (configured: {configured})."
-                        : $"'{pattern.Pattern}' is not a configured server (configured: {configured}); this entry has no effect until it is.",
+                        ? $"the pattern {shown} matches no configured server (configured: {configured})."
+                        : $"{shown} is not a configured server (configured: {configured}); this entry has no effect until it is.",
                     closest is not null ? $"did you mean '{closest}'? Names are case-sensitive." : "add the server to the servers file, or remove the entry.",
                     position?.Line,
                     position?.Column));

@@ -94,6 +94,9 @@ public sealed record RulesConfig
     /// <summary>Where each JSON path is in the file, for diagnostics made after parsing (checks against the servers file).</summary>
     internal JsonPositionMap? Positions { get; init; }
 
+    /// <summary>Whether the value at a JSON path came from the environment (then messages must not echo it).</summary>
+    internal Func<string, bool>? IsSubstituted { get; init; }
+
     public RulesShape Shape { get; init; } = RulesShape.Agents;
 
     public IReadOnlyList<AgentRulesConfig> Agents { get; init; } = [];

@@ -87,7 +87,7 @@ internal static class RulesConfigParser
         }
 
         RulesDefaultsConfig defaults = ParseDefaults(reader, root["defaults"], root.ContainsKey("defaults"), agents);
-        var config = new RulesConfig { SourceFile = document.File, Positions = document.Positions, Shape = shape, Agents = agents, Defaults = defaults };
+        var config = new RulesConfig { SourceFile = document.File, Positions = document.Positions, IsSubstituted = document.IsSubstituted, Shape = shape, Agents = agents, Defaults = defaults };
         return new ConfigLoadResult<RulesConfig>(bag.HasErrors ? null : config, bag.Items);
     }
 
@@ -191,10 +191,11 @@ internal static class RulesConfigParser
         {
             if (!server.IsWildcard && !perServer.ContainsKey(server.Pattern) && !perServer.Select(kv => kv.Key).Any(k => Glob.IsMatch(k, server.Pattern)))
             {
+                string key = reader.IsSubstituted(server.Source) ? "SERVER" : server.Pattern;
                 reader.Diagnostics.Warning(
                     server.Source,
-                    $"server '{server.Pattern}' is allowed but not named in 'tools', so all of its tools are allowed (implicit grant).",
-                    $"to allow none of its tools write \"{server.Pattern}\": [] in {toolsPath}; to allow all of them say so with \"{server.Pattern}\": \"*\".");
+                    $"server {Shown(reader, server.Source, server.Pattern)} is allowed but not named in 'tools', so all of its tools are allowed (implicit grant).",
+                    $"to allow none of its tools write \"{key}\": [] in {toolsPath}; to allow all of them say so with \"{key}\": \"*\".");
             }
         }
     }
@@ -295,7 +296,16 @@ internal static class RulesConfigParser
                 return [new RulePattern("*", path)];
             }
 
-            reader.Diagnostics.Error(path, $"a single string here must be \"*\", not '{text}'.", $"write [\"{text}\"] for one entry.");
+            if (reader.IsSubstituted(path))
+            {
+                // Never echo what came from the environment.
+                reader.Diagnostics.Error(path, "a single string here must be \"*\", not the value it has (from the environment).", "write an array with one entry: [\"${NAME}\"].");
+            }
+            else
+            {
+                reader.Diagnostics.Error(path, $"a single string here must be \"*\", not '{text}'.", $"write [\"{text}\"] for one entry.");
+            }
+
             return [];
         }
 
@@ -317,7 +327,10 @@ internal static class RulesConfigParser
 
             if (pattern.Trim().Length != pattern.Length)
             {
-                reader.Diagnostics.Error(itemPath, $"'{pattern}' has leading or trailing spaces; names are matched exactly.", $"write \"{pattern.Trim()}\".");
+                reader.Diagnostics.Error(
+                    itemPath,
+                    $"{Shown(reader, itemPath, pattern)} has leading or trailing spaces; names are matched exactly.",
+                    reader.IsSubstituted(itemPath) ? "remove the spaces from the variable's value." : $"write \"{pattern.Trim()}\".");
                 continue;
             }
 
@@ -326,6 +339,10 @@ internal static class RulesConfigParser
 
         return patterns;
     }
+
+    /// <summary>How a message names a value: quoted, or (when it came from the environment, and may be a secret) not at all.</summary>
+    private static string Shown(JsonNodeReader reader, string path, string value) =>
+        reader.IsSubstituted(path) ? "the value (from the environment)" : $"'{value}'";
 
     private static string JoinWords(IEnumerable<string> words)
     {
@@ -391,7 +408,7 @@ internal static class RulesConfigParser
                 string? closest = JsonNodeReader.Closest(defaultAgent, agents.Select(a => a.Name));
                 reader.Diagnostics.Error(
                     agentPath,
-                    $"'{defaultAgent}' is not an agent in this file (names are case-sensitive).",
+                    $"{Shown(reader, agentPath, defaultAgent)} is not an agent in this file (names are case-sensitive).",
                     closest is not null ? $"did you mean '{closest}'?" : "define the agent, or name one that is defined.");
             }
         }

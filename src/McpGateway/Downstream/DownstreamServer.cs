@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Configuration;
+using McpGateway.Diagnostics;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -33,7 +34,8 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     {
         Config = config;
         _options = options;
-        _loggerFactory = loggerFactory;
+        // The SDK's client and transport quote what the server sent (a whole HTTP error body) in their log lines.
+        _loggerFactory = new RedactingLoggerFactory(loggerFactory);
         _logger = loggerFactory.CreateLogger("McpGateway.Downstream." + config.Name);
         _transports = transports ?? DownstreamTransportFactory.Instance;
         _calls = new DownstreamCalls(this, _logger);

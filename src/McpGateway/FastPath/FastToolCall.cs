@@ -36,8 +36,9 @@ internal sealed class FastToolCall
         {
             return Parse(json, agentArgument);
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that cannot be unescaped (half a surrogate pair). The full path answers.
             return null;
         }
     }

@@ -53,6 +53,12 @@ internal sealed class GatewayStdioServerTransport : JsonLineTransport
             return true;
         }
 
+        if (checkedCopy is not null && RequestValidation.InitializeProblem(checkedCopy) is { } badInitialize)
+        {
+            Enqueue(RequestValidation.ErrorResponse(line, badInitialize, ModelContextProtocol.McpErrorCode.InvalidParams));
+            return true;
+        }
+
         if (!_fastCalls.IsEmpty && line.IndexOf("\"notifications/cancelled\""u8) >= 0)
         {
             CancelFastCall(line);

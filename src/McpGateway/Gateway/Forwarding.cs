@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Downstream;
+using ModelContextProtocol;
 
 namespace McpGateway.Gateway;
 
@@ -17,6 +19,7 @@ internal static class Forwarding
     /// </summary>
     public static async Task<JsonNode?> SendAsync(DownstreamServer server, string method, JsonObject parameters, IUpstream upstream, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        CheckMeta(parameters);
         if (parameters["_meta"] is JsonObject meta)
         {
             List<string>? reserved = null;
@@ -36,5 +39,28 @@ internal static class Forwarding
         JsonNode? result = await server.SendRequestAsync(method, parameters, timeout, cancellationToken);
         await call.FlushAsync();
         return result;
+    }
+
+    /// <summary>
+    /// Refuses a <c>_meta</c> that is not an object, or a progress token that is neither a string nor a number, as the
+    /// MCP schema says. Forwarded as they are, they are dropped without an answer by servers built on the TypeScript
+    /// SDK (every reference server): the agent's request would wait for the whole call timeout.
+    /// </summary>
+    private static void CheckMeta(JsonObject parameters)
+    {
+        if (!parameters.TryGetPropertyValue("_meta", out JsonNode? node))
+        {
+            return;
+        }
+
+        if (node is not JsonObject meta)
+        {
+            throw new McpProtocolException("'_meta' must be an object.", McpErrorCode.InvalidParams);
+        }
+
+        if (meta.TryGetPropertyValue("progressToken", out JsonNode? token) && token?.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number))
+        {
+            throw new McpProtocolException("'_meta.progressToken' must be a string or a number.", McpErrorCode.InvalidParams);
+        }
     }
 }

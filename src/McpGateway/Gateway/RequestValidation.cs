@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
 
 namespace McpGateway.Gateway;
 
@@ -20,7 +21,7 @@ internal static partial class RequestValidation
         try
         {
             using JsonDocument document = JsonDocument.Parse(json, s_strict);
-            return null;
+            return HasUnpairedSurrogate(json.Span) ? UnpairedSurrogate : null;
         }
         catch (JsonException ex) when (IsWellFormed(json))
         {
@@ -34,6 +35,70 @@ internal static partial class RequestValidation
             // Malformed JSON is answered by the usual parser, as always.
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // Comparing keys means unescaping them, and a key holding half a surrogate pair cannot be.
+            return UnpairedSurrogate;
+        }
+    }
+
+    private const string UnpairedSurrogate =
+        "The message has a string that is not valid Unicode text (an escaped unpaired surrogate such as \\ud800): JSON-RPC messages are UTF-8, which cannot hold one.";
+
+    /// <summary>
+    /// True when a string or key escapes half a surrogate pair. Every reader that unescapes it (the fast path, the
+    /// SDK, the gateway's handlers) throws, and not with a JsonException. Only messages with a <c>\ud</c> escape at
+    /// all are read again.
+    /// </summary>
+    private static bool HasUnpairedSurrogate(ReadOnlySpan<byte> json)
+    {
+        if (json.IndexOf("\\ud"u8) < 0 && json.IndexOf("\\uD"u8) < 0)
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = s_strict.MaxDepth });
+        char[]? buffer = null;
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+                {
+                    int length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+                    if (buffer is null || buffer.Length < length)
+                    {
+                        if (buffer is not null)
+                        {
+                            ArrayPool<char>.Shared.Return(buffer);
+                        }
+
+                        buffer = ArrayPool<char>.Shared.Rent(length);
+                    }
+
+                    try
+                    {
+                        reader.CopyString(buffer);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<char>.Shared.Return(buffer);
+            }
+        }
+
+        return false;
     }
 
     private static bool IsWellFormed(ReadOnlyMemory<byte> json)
@@ -51,8 +116,39 @@ internal static partial class RequestValidation
 
     private static string Cut(string name) => name.Length <= 64 ? name : name[..64] + "…";
 
+    /// <summary>
+    /// For an <c>initialize</c> request whose params the SDK cannot read (capabilities that are a string, no
+    /// clientInfo...), what is wrong; otherwise null. The SDK reads them itself when it creates the session: over
+    /// HTTP it throws (a 500, after creating a session the client never learns about), over stdio it answers
+    /// −32603 "An error occurred.". Read here with the SDK's own contract, so the answer is a clear −32602 instead.
+    /// </summary>
+    public static string? InitializeProblem(ReadOnlyMemory<byte> json)
+    {
+        if (json.Span.IndexOf("\"initialize\""u8) < 0 || MethodOf(json.Span) != "initialize")
+        {
+            return null;
+        }
+
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(json);
+            if (!document.RootElement.TryGetProperty("params"u8, out JsonElement parameters) || parameters.ValueKind == JsonValueKind.Null)
+            {
+                // The SDK accepts an initialize without params.
+                return null;
+            }
+
+            JsonSerializer.Deserialize(parameters, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(InitializeRequestParams)));
+            return null;
+        }
+        catch (JsonException)
+        {
+            return "The initialize request's params do not have the shape the MCP schema gives them: an object with protocolVersion (a string), capabilities (an object) and clientInfo ({\"name\", \"version\"}).";
+        }
+    }
+
     /// <summary>A complete JSON-RPC error response for a refused message, echoing its id when one can be read.</summary>
-    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, string message)
+    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, string message, McpErrorCode code = McpErrorCode.InvalidRequest)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -70,7 +166,7 @@ internal static partial class RequestValidation
             }
 
             writer.WriteStartObject("error"u8);
-            writer.WriteNumber("code"u8, (int)McpErrorCode.InvalidRequest);
+            writer.WriteNumber("code"u8, (int)code);
             writer.WriteString("message"u8, message);
             writer.WriteEndObject();
             writer.WriteEndObject();
@@ -102,8 +198,9 @@ internal static partial class RequestValidation
                 reader.Skip();
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a method name escaping half a surrogate pair, which no method has.
         }
 
         return null;

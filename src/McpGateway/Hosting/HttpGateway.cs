@@ -106,8 +106,10 @@ internal static class HttpGateway
                 finally
                 {
                     telemetry?.End(KnownAgent(state, session), server.NegotiatedProtocolVersion);
-                    registry.Remove(session);
+
+                    // The slot first: whoever hears that the session ended (SessionEnded) can already use the room it left.
                     session.Admission?.Dispose();
+                    registry.Remove(session);
                 }
             };
 #pragma warning restore MCPEXP002

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Net;
+using System.Text.Json;
 using McpGateway.Gateway;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
+using ModelContextProtocol;
 
 namespace McpGateway.Hosting;
 
@@ -43,24 +45,57 @@ internal sealed class HttpGuardMiddleware(RequestDelegate next, HttpServeSetting
             return;
         }
 
-        RequestBody? body = await RequestBody.ReadAsync(context, settings.MaxRequestBodyBytes);
+        RequestBody? body;
+        try
+        {
+            body = await RequestBody.ReadAsync(context, settings.MaxRequestBodyBytes);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // A chunked body (no Content-Length) past Kestrel's limit, which is the same: the same refusal, not a failure.
+            body = null;
+        }
+
         if (body is null)
         {
+            // The rest of the body is never read: the connection cannot carry another request, so the client must not reuse it.
+            context.Response.Headers.Connection = "close";
             await RefuseAsync(context, StatusCodes.Status413PayloadTooLarge, $"the request body is larger than {settings.MaxRequestBodyBytes} bytes");
             return;
         }
 
         if (RequestValidation.FindProblem(body.Memory) is { } problem)
         {
-            await audit.HttpRefused(null, "none", null, Identity.HttpIdentity.ClientAddress(context), problem, StatusCodes.Status400BadRequest);
-            byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, problem);
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            context.Response.ContentType = "application/json";
-            await context.Response.Body.WriteAsync(error, context.RequestAborted);
+            await RefuseAsJsonRpcAsync(context, body, problem, McpErrorCode.InvalidRequest);
             return;
         }
 
-        await next(context);
+        if (RequestValidation.InitializeProblem(body.Memory) is { } badInitialize)
+        {
+            await RefuseAsJsonRpcAsync(context, body, badInitialize, McpErrorCode.InvalidParams);
+            return;
+        }
+
+        try
+        {
+            await next(context);
+        }
+        catch (JsonException) when (!context.Response.HasStarted)
+        {
+            // Should the SDK throw reading a request itself (as it does for initialize params, checked above), the
+            // agent gets a JSON-RPC error rather than a 500.
+            await RefuseAsJsonRpcAsync(context, body, "The request's params do not have the shape this method needs (see the MCP schema).", McpErrorCode.InvalidParams);
+        }
+    }
+
+    /// <summary>A body the gateway will not pass on: a JSON-RPC error (with the request's id where it has one), audited.</summary>
+    private async Task RefuseAsJsonRpcAsync(HttpContext context, RequestBody body, string problem, McpErrorCode code)
+    {
+        await audit.HttpRefused(null, "none", null, Identity.HttpIdentity.ClientAddress(context), problem, StatusCodes.Status400BadRequest);
+        byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, problem, code);
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(error, context.RequestAborted);
     }
 
     /// <summary>The gateway's own origin (same scheme, host and port as the request) or one the operator allowed.</summary>

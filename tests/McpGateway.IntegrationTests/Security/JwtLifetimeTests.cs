@@ -42,7 +42,7 @@ public sealed class JwtLifetimeTests
         string newKid = TokenForgery.Header(after)["kid"]!.GetValue<string>();
         Assert.NotEqual(oldKid, newKid);
         Assert.Contains(newKid, rotated);
-        Assert.True(firstWithTheNewKey.Status == 200, firstWithTheNewKey.ToString());
+        Assert.True(firstWithTheNewKey.Status == 200, firstWithTheNewKey.ToString() + "\nLOGS:\n" + gateway.Logs.All);
         Assert.Equal("mcp-gateway", firstWithTheNewKey.Message?["result"]?["serverInfo"]?["name"]?.GetValue<string>());
         Assert.True(oldKeyAgain.Status == 200, oldKeyAgain.ToString());
     }
