@@ -55,6 +55,8 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
     /// <c>server/discover</c>; some servers answer methods they do not know with an empty result instead of an error,
     /// which fails the probe rather than falling back, so such a failure is retried with the 2025-11-25 handshake.
     /// </summary>
+    /// <param name="processStarted">Told of each child process started, whether or not the connection opens: a server
+    /// that fails to start often says why on stderr.</param>
     public static async Task<DownstreamConnection> OpenAsync(
         ServerConfig config,
         IDownstreamTransportFactory factory,
@@ -63,7 +65,8 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         McpClientOptions clientOptions,
         ILoggerFactory loggerFactory,
         ILogger logger,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<StdioProcessTransport>? processStarted = null)
     {
         string? version = config.Transport == ServerTransport.Sse ? ProtocolVersions.Legacy : null;
         try
@@ -81,8 +84,18 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             IClientTransport inner = factory.Create(config, options, loggerFactory);
             var transport = new OrderedClientTransport(inner, handler);
             clientOptions.ProtocolVersion = protocolVersion;
-            McpClient client = await McpClient.CreateAsync(transport, clientOptions, loggerFactory, ct);
-            return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger);
+            try
+            {
+                McpClient client = await McpClient.CreateAsync(transport, clientOptions, loggerFactory, ct);
+                return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger);
+            }
+            finally
+            {
+                if ((inner as StdioProcessClientTransport)?.Connection is { } process)
+                {
+                    processStarted?.Invoke(process);
+                }
+            }
         }
     }
 
