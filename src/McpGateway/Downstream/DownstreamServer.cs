@@ -76,9 +76,10 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     public IReadOnlyList<DownstreamItem> LastKnownResourceTemplates => _lists.ResourceTemplates;
 
     /// <summary>The last lines the server wrote to stderr (stdio servers), for status.</summary>
-    public IReadOnlyList<string> StandardErrorTail => _supervisor.Connection?.Raw?.StandardErrorTail ?? _lastStderr;
+    public IReadOnlyList<string> StandardErrorTail => (_supervisor.Connection?.Raw ?? _lastProcess)?.StandardErrorTail ?? [];
 
-    private IReadOnlyList<string> _lastStderr = [];
+    /// <summary>The last child process started, kept after it ended (or never connected) for the stderr tail of a server that failed.</summary>
+    private volatile StdioProcessTransport? _lastProcess;
 
     /// <summary>
     /// The raw connection the forwarding fast path may use: only a ready stdio server on 2025-11-25 (a 2026-07-28
@@ -186,7 +187,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
             },
             Handlers = InputRequestHandlers(),
         };
-        return DownstreamConnection.OpenAsync(Config, _transports, _options, _calls, clientOptions, _loggerFactory, _logger, cancellationToken);
+        return DownstreamConnection.OpenAsync(Config, _transports, _options, _calls, clientOptions, _loggerFactory, _logger, cancellationToken, process => _lastProcess = process);
     }
 
     private async Task OnConnectedAsync(DownstreamConnection connection, CancellationToken cancellationToken)
@@ -198,15 +199,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         LogConnected(_logger, Name, _lists.Tools.Count, connection.ProtocolVersion ?? "?", TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private void OnStatusChanged(DownstreamStatus status)
-    {
-        if (!status.IsServing && _supervisor.Connection?.Raw is { } raw)
-        {
-            _lastStderr = raw.StandardErrorTail;
-        }
-
-        Changed?.Invoke(this);
-    }
+    private void OnStatusChanged(DownstreamStatus status) => Changed?.Invoke(this);
 
     private void Degrade(string reason)
     {

@@ -30,6 +30,7 @@ internal sealed partial class ConfigurationReloader : IDisposable
     private readonly List<IDisposable> _watches = [];
     private readonly List<PhysicalFileProvider> _providers = [];
     private readonly object _timerLock = new();
+    private readonly SessionLimitSettings _startupSessions;
     private ITimer? _debounce;
     private int _disposed;
 
@@ -49,6 +50,7 @@ internal sealed partial class ConfigurationReloader : IDisposable
         _gate = gate;
         _time = time;
         _logger = logger;
+        _startupSessions = store.Current.Settings.Limits.Sessions;
     }
 
     /// <summary>Raised after every reload attempt, applied or refused.</summary>
@@ -158,8 +160,14 @@ internal sealed partial class ConfigurationReloader : IDisposable
             // Servers first: what is removed or changed stops now (its calls fail clearly), then the new rules and
             // limits apply to the next request, then what is new starts.
             ServersChange servers = await _downstream.ApplyAsync(next.Servers, cancellationToken);
-            _sessionLimiter.Apply(next.Settings.Limits.Sessions);
-            _gate.Apply(next.Settings.Limits.Rate);
+            _sessionLimiter.Apply(SessionLimits(next.Settings.Limits.Sessions, notes));
+
+            // New call limits start every budget afresh: only when they changed, or any edit would reset them.
+            if (!SameRate(previous.Settings.Limits.Rate, next.Settings.Limits.Rate))
+            {
+                _gate.Apply(next.Settings.Limits.Rate);
+            }
+
             var outcome = new ReloadOutcome(_time.GetUtcNow(), true, [], notes);
             _store.Swap(next, outcome);
             _state.Rebuild();
@@ -198,15 +206,41 @@ internal sealed partial class ConfigurationReloader : IDisposable
         Check("authentication", SameAuthentication(previous.Authentication, next.Authentication));
         Check("audit", previous.Audit == next.Audit);
         Check("logging", previous.Logging == next.Logging);
+
+        // The HTTP request limiter and the HTTP transport's idle expiry are built once, at start.
+        RateLimitSettings rate = previous.Limits.Rate, nextRate = next.Limits.Rate;
+        Check("limits.rate.httpRequests", rate.HttpRequests == nextRate.HttpRequests && (nextRate.HttpRequests == 0 || rate.Window == nextRate.Window));
+        Check("limits.sessions.idleTimeoutSeconds", previous.Limits.Sessions.IdleTimeout == next.Limits.Sessions.IdleTimeout);
         return notes;
+    }
+
+    /// <summary>
+    /// The session limits to apply now. A total above the one the gateway started with waits for a restart: the HTTP
+    /// transport was told at start to close idle sessions beyond it, which would evict other agents' sessions.
+    /// </summary>
+    private SessionLimitSettings SessionLimits(SessionLimitSettings next, List<string> notes)
+    {
+        if (next.Total <= _startupSessions.Total)
+        {
+            return next;
+        }
+
+        notes.Add($"'limits.sessions.total' above {_startupSessions.Total} (the total at start) takes effect when the gateway restarts");
+        return next with { Total = _startupSessions.Total };
     }
 
     private static bool SameAuthentication(AuthenticationSettings a, AuthenticationSettings b) =>
         a.Resource == b.Resource && a.ApiKeys == b.ApiKeys && a.AuthorizationServers.SequenceEqual(b.AuthorizationServers) &&
         (a.Jwt is null) == (b.Jwt is null) && (a.Jwt is null || (a.Jwt.Authority == b.Jwt!.Authority && a.Jwt.Issuer == b.Jwt.Issuer &&
             a.Jwt.JwksUri == b.Jwt.JwksUri && a.Jwt.JwksFile == b.Jwt.JwksFile && a.Jwt.AgentClaim == b.Jwt.AgentClaim &&
+            a.Jwt.RequireHttpsMetadata == b.Jwt.RequireHttpsMetadata && a.Jwt.ClockSkew == b.Jwt.ClockSkew && a.Jwt.KeyRefresh == b.Jwt.KeyRefresh &&
             a.Jwt.Audiences.SequenceEqual(b.Jwt.Audiences) && a.Jwt.RequiredScopes.SequenceEqual(b.Jwt.RequiredScopes) &&
             (a.Jwt.Agents ?? new Dictionary<string, string>()).OrderBy(e => e.Key).SequenceEqual((b.Jwt.Agents ?? new Dictionary<string, string>()).OrderBy(e => e.Key))));
+
+    /// <summary>The limits the call limiter uses (the HTTP request limit is another's, fixed at start).</summary>
+    private static bool SameRate(RateLimitSettings a, RateLimitSettings b) =>
+        a.Window == b.Window && a.Calls == b.Calls && a.Tools.SequenceEqual(b.Tools) &&
+        a.Agents.Count == b.Agents.Count && a.Agents.All(entry => b.Agents.TryGetValue(entry.Key, out int calls) && calls == entry.Value);
 
     private static string Names(IReadOnlyList<string> names) => names.Count == 0 ? "none" : string.Join(", ", names);
 

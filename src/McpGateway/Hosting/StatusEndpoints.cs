@@ -23,10 +23,12 @@ internal static class StatusEndpoints
 {
     public const string AdminPolicy = "mcp-gateway-admin";
 
-    private static readonly DateTimeOffset s_started = DateTimeOffset.UtcNow;
     private static readonly JsonWriterOptions s_json = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>The admin policy: an authenticated caller whose agent is one of <c>admin.agents</c>.</summary>
+    /// <summary>
+    /// The admin policy: an authenticated caller whose agent is one of <c>admin.agents</c> in the configuration in
+    /// force, so a reload that removes an agent from the list takes its admin access away at once.
+    /// </summary>
     public static void AddAdminPolicy(IServiceCollection services, GatewaySettings settings)
     {
         if (!settings.Authentication.IsConfigured)
@@ -34,18 +36,21 @@ internal static class StatusEndpoints
             return;
         }
 
-        var admins = new HashSet<string>(settings.Admin.Agents, StringComparer.Ordinal);
         services.AddAuthorizationBuilder().AddPolicy(AdminPolicy, policy => policy
             .RequireAuthenticatedUser()
-            .RequireAssertion(context => GatewayClaims.Read(context.User)?.Agent is { } agent && admins.Contains(agent)));
+            .RequireAssertion(context => GatewayClaims.Read(context.User)?.Agent is { } agent && context.Resource is HttpContext http &&
+                http.RequestServices.GetRequiredService<ConfigurationStore>().Current.Settings.Admin.Agents.Contains(agent, StringComparer.Ordinal)));
     }
 
     /// <summary>Maps the endpoints; returns the builders that need the admin credential, for the caller to protect more (such as /metrics).</summary>
     public static void Map(WebApplication app, GatewaySettings settings)
     {
+        // Uptime counts from here, as the host is built (a static would start counting at the first request).
+        TimeProvider time = app.Services.GetRequiredService<TimeProvider>();
+        long started = time.GetTimestamp();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", (HttpContext context) => WriteAsync(context, writer => WriteReadiness(writer, context.RequestServices), Readiness(context.RequestServices).Ready ? 200 : 503));
-        IEndpointConventionBuilder status = app.MapGet("/status", (HttpContext context) => WriteAsync(context, writer => WriteStatus(writer, context.RequestServices), 200));
+        IEndpointConventionBuilder status = app.MapGet("/status", (HttpContext context) => WriteAsync(context, writer => WriteStatus(writer, context.RequestServices, time.GetElapsedTime(started)), 200));
         IEndpointConventionBuilder reload = app.MapPost("/admin/reload", async (HttpContext context) =>
         {
             ReloadOutcome outcome = await context.RequestServices.GetRequiredService<ConfigurationReloader>().ReloadAsync(context.RequestAborted);
@@ -106,7 +111,7 @@ internal static class StatusEndpoints
         writer.WriteEndObject();
     }
 
-    private static void WriteStatus(Utf8JsonWriter writer, IServiceProvider services)
+    private static void WriteStatus(Utf8JsonWriter writer, IServiceProvider services, TimeSpan uptime)
     {
         ConfigurationStore store = services.GetRequiredService<ConfigurationStore>();
         ConfigurationSnapshot config = store.Current;
@@ -114,7 +119,7 @@ internal static class StatusEndpoints
         (bool ready, _) = Readiness(services);
         writer.WriteStartObject();
         writer.WriteString("version", GatewayVersion.Value);
-        writer.WriteNumber("uptimeSeconds", Math.Round((DateTimeOffset.UtcNow - s_started).TotalSeconds));
+        writer.WriteNumber("uptimeSeconds", Math.Round(uptime.TotalSeconds));
         writer.WriteBoolean("ready", ready);
         writer.WriteNumber("sessions", services.GetRequiredService<SessionRegistry>().Count);
         writer.WriteStartObject("configuration");
@@ -141,12 +146,13 @@ internal static class StatusEndpoints
             }
 
             DownstreamStatus status = downstream.Status;
+            string[] secrets = Secrets(server);
             writer.WriteString("state", status.State.ToString().ToLowerInvariant());
             writer.WriteString("since", status.Since);
             writer.WriteNumber("restarts", status.Restarts);
             if (status.Reason is { } reason)
             {
-                writer.WriteString("lastError", reason);
+                writer.WriteString("lastError", Mask(reason, secrets));
             }
 
             if (status.RetryAt is { } retryAt)
@@ -166,7 +172,7 @@ internal static class StatusEndpoints
             writer.WriteStartArray("stderrTail");
             foreach (string line in downstream.StandardErrorTail)
             {
-                writer.WriteStringValue(AuditRedaction.Excerpt(line, 300));
+                writer.WriteStringValue(AuditRedaction.Excerpt(Mask(line, secrets), 300));
             }
 
             writer.WriteEndArray();
@@ -175,6 +181,35 @@ internal static class StatusEndpoints
 
         writer.WriteEndArray();
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// What a server's entry holds that <c>/status</c> never shows: command, arguments, working directory, environment
+    /// values, URL and header values (and a header's credential without its scheme, as in <c>Bearer x</c>). A reason or
+    /// a stderr line can quote one (a command that was not found, a server that prints its settings), so they are
+    /// masked on the way out, longest first; values under 4 characters are too common in ordinary text to mask and too
+    /// short to be secrets.
+    /// </summary>
+    private static string[] Secrets(ServerConfig server) =>
+    [
+        .. new[] { server.Command, server.WorkingDirectory, server.Url?.OriginalString, server.Url?.AbsoluteUri, server.Url?.Authority }
+            .Concat(server.Args)
+            .Concat(server.Env.Values)
+            .Concat(server.Headers.Values.SelectMany(v => new[] { v, v[(v.IndexOf(' ', StringComparison.Ordinal) + 1)..] }))
+            .OfType<string>()
+            .Where(v => v.Length >= 4)
+            .Distinct(StringComparer.Ordinal)
+            .OrderByDescending(v => v.Length),
+    ];
+
+    private static string Mask(string text, string[] secrets)
+    {
+        foreach (string secret in secrets)
+        {
+            text = text.Replace(secret, AuditRedaction.Redacted, StringComparison.Ordinal);
+        }
+
+        return text;
     }
 
     private static void WriteReload(Utf8JsonWriter writer, ReloadOutcome outcome)

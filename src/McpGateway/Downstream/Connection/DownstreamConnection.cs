@@ -59,6 +59,8 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
     /// <c>server/discover</c>; some servers answer methods they do not know with an empty result instead of an error,
     /// which fails the probe rather than falling back, so such a failure is retried with the 2025-11-25 handshake.
     /// </summary>
+    /// <param name="processStarted">Told of each child process started, whether or not the connection opens: a server
+    /// that fails to start often says why on stderr.</param>
     public static async Task<DownstreamConnection> OpenAsync(
         ServerConfig config,
         IDownstreamTransportFactory factory,
@@ -67,7 +69,8 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         McpClientOptions clientOptions,
         ILoggerFactory loggerFactory,
         ILogger logger,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<StdioProcessTransport>? processStarted = null)
     {
         string? version = config.Transport == ServerTransport.Sse ? ProtocolVersions.Legacy : null;
         try
@@ -85,9 +88,19 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             IClientTransport inner = factory.Create(config, options, loggerFactory);
             var transport = new OrderedClientTransport(inner, handler);
             clientOptions.ProtocolVersion = protocolVersion;
-            McpClient client = await McpClient.CreateAsync(transport, clientOptions, loggerFactory, ct);
-            string transportKind = config.Transport == ServerTransport.Stdio ? GatewayTelemetry.Transports.Pipe : GatewayTelemetry.Transports.Tcp;
-            return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger, transportKind);
+            try
+            {
+                McpClient client = await McpClient.CreateAsync(transport, clientOptions, loggerFactory, ct);
+                string transportKind = config.Transport == ServerTransport.Stdio ? GatewayTelemetry.Transports.Pipe : GatewayTelemetry.Transports.Tcp;
+                return new DownstreamConnection(config.Name, client, (inner as StdioProcessClientTransport)?.Connection, logger, transportKind);
+            }
+            finally
+            {
+                if ((inner as StdioProcessClientTransport)?.Connection is { } process)
+                {
+                    processStarted?.Invoke(process);
+                }
+            }
         }
     }
 
