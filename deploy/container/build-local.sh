@@ -82,7 +82,8 @@ if [[ $rebuild_base == true ]] || ! podman image exists "$BASE_IMAGE"; then
     "deb $DEBIAN_MIRROR bookworm-updates main" \
     "deb $DEBIAN_SECURITY_MIRROR bookworm-security main" >"$work/mmdebstrap.log" 2>&1 \
     || { tail -20 "$work/mmdebstrap.log" >&2; fail "mmdebstrap failed (the log's end is above)."; }
-  podman import --change 'CMD ["/bin/bash"]' "$work/base.tar" "$BASE_IMAGE" >/dev/null
+  podman import --change 'CMD ["/bin/bash"]' "$work/base.tar" "$BASE_IMAGE" >"$work/import.log" 2>&1 \
+    || { cat "$work/import.log" >&2; fail "podman import of the base failed."; }
   rm -f "$work/base.tar"
 else
   say "reusing the base image $BASE_IMAGE (--rebuild-base makes it again)"
