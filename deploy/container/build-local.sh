@@ -306,6 +306,8 @@ say "podman stop -> exited $(pm inspect -f '{{.State.ExitCode}}' "$container") a
 say "the container's log (abridged):"
 pm logs "$container" 2>&1 | grep -v '^{"time"' | head -12 | sed 's/^/    /'
 say "audit records on stdout: $(pm logs "$container" 2>/dev/null | grep -c '^{"time"'); the last: $(pm logs "$container" 2>/dev/null | grep '^{"time"' | tail -1 | cut -c1-200)"
+pm rm "$container" >/dev/null
+container=""
 # Listening on 0.0.0.0 without authentication: refused, unless the operator says so explicitly.
 open_config="$work/open-config"
 mkdir -p "$open_config"
