@@ -46,7 +46,7 @@ internal sealed partial class GatewayRequestFilter(
         }
 
         HttpContext? http = httpContextAccessor?.HttpContext;
-        var request = new GatewayRequest(session, message, HttpIdentity.ClaimsOf(http, message.Context?.User, options.Identity), new SessionUpstream(context.Server, session))
+        var request = new GatewayRequest(session, message, HttpIdentity.ClaimsOf(http, message.Context?.User, options.Identity), new SessionUpstream(context.Server, session, message.Context?.ClientCapabilities))
         {
             ClientAddress = HttpIdentity.ClientAddress(http) ?? session.ClientAddress,
             ReceivedAt = time.GetTimestamp(),
@@ -62,7 +62,7 @@ internal sealed partial class GatewayRequestFilter(
         JsonNode? result = null;
         try
         {
-            result = MultiRoundTrip.Applies(agentVersion) && MayAskForInput(message.Method)
+            result = MultiRoundTrip.Applies(agentVersion) && InputRequests.MayBeAnsweredWith(message.Method)
                 ? await roundTrips.RunAsync(request, DispatchAsync, token)
                 : await DispatchAsync(request, token);
             ProtocolEras.AdaptResult(result, agentVersion);
@@ -103,10 +103,6 @@ internal sealed partial class GatewayRequestFilter(
 
     private static long Size(JsonRpcMessage message) =>
         System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage))).Length;
-
-    /// <summary>Requests during which a downstream server may ask the agent for input (sampling, elicitation, roots).</summary>
-    private static bool MayAskForInput(string method) => method is
-        RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead or RequestMethods.CompletionComplete;
 
     private static bool IsForwarded(string method) => method is
         RequestMethods.ToolsList or RequestMethods.ToolsCall or

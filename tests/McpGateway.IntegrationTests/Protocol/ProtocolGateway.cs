@@ -108,7 +108,10 @@ internal static class ProtocolServers
 
     public static string ProbeScript => Path.Combine(RepoPaths.Root, "tests", "McpGateway.IntegrationTests", "Protocol", "probe-server.cjs");
 
-    /// <summary>A client straight to the conformance fixture; with no protocol version it negotiates 2026-07-28.</summary>
+    /// <summary>
+    /// A client straight to the conformance fixture; with no protocol version it speaks 2026-07-28, named rather than
+    /// probed (on a busy machine the fixture can miss the SDK's 5 s server/discover probe, and the client fall back).
+    /// </summary>
     public static Task<McpClient> DirectConformanceAsync(string? protocolVersion, CancellationToken cancellationToken)
     {
         var transport = new StdioClientTransport(new StdioClientTransportOptions
@@ -120,7 +123,7 @@ internal static class ProtocolServers
         var options = new McpClientOptions
         {
             ClientInfo = new Implementation { Name = "protocol-test-direct", Version = "1.0" },
-            ProtocolVersion = protocolVersion,
+            ProtocolVersion = protocolVersion ?? ProtocolAgents.Modern,
         };
         return McpClient.CreateAsync(transport, options, cancellationToken: cancellationToken);
     }

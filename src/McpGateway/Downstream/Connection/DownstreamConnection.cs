@@ -86,7 +86,12 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the server's code and message.</summary>
+    /// <summary>
+    /// Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the server's
+    /// code and message. A request forwarded for an agent (a <see cref="DownstreamCall"/> is in flight on this flow)
+    /// carries that agent's capabilities to a 2026-07-28 server, and an <c>input_required</c> result comes back as the
+    /// server sent it, for the caller to resolve or relay (<see cref="ModernHopMessages"/>).
+    /// </summary>
     public async Task<JsonNode?> SendRequestAsync(string method, JsonNode? parameters, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (_lost.IsCancellationRequested)
@@ -98,7 +103,14 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         linked.CancelAfter(timeout);
         try
         {
-            JsonRpcResponse response = await Client.SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, linked.Token);
+            var request = new JsonRpcRequest { Method = method, Params = parameters };
+            if (DownstreamCall.Current is { } call)
+            {
+                ModernHopMessages.ForAgent(request, call.Upstream.ClientCapabilities);
+            }
+
+            JsonRpcResponse response = await Client.SendRequestAsync(request, linked.Token);
+            ModernHopMessages.RestoreInputRequired(response.Result);
             return response.Result;
         }
         catch (McpProtocolException ex)
