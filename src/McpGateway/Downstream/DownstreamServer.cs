@@ -36,7 +36,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("McpGateway.Downstream." + config.Name);
         _transports = transports ?? DownstreamTransportFactory.Instance;
         _calls = new DownstreamCalls(this, _logger);
-        _lists = new DownstreamLists(config.Name, _logger);
+        _lists = new DownstreamLists(config.Name, _logger, time);
         _subscriptions = new DownstreamSubscriptions(config.Name, _logger);
         _supervisor = new DownstreamSupervisor(config.Name, options, StartTimeout, time, ConnectAsync, _logger)
         {
@@ -71,6 +71,9 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     public IReadOnlyList<DownstreamItem> LastKnownResources => _lists.Resources;
 
     public IReadOnlyList<DownstreamItem> LastKnownResourceTemplates => _lists.ResourceTemplates;
+
+    /// <summary>How much longer the server said a list stays fresh (its 2026-07-28 <c>ttlMs</c>); null when it gave no hint.</summary>
+    public long? ListFreshForMs(ListKind kind) => _lists.FreshForMs(kind);
 
     /// <summary>The last lines the server wrote to stderr (stdio servers), for status.</summary>
     public IReadOnlyList<string> StandardErrorTail => _supervisor.Connection?.Raw?.StandardErrorTail ?? _lastStderr;

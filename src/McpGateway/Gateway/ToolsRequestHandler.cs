@@ -33,7 +33,7 @@ internal sealed partial class ToolsRequestHandler(
         request.Audit.Caller = caller;
         session.ListedVersion = state.Version;
         // A JsonArray over a JsonElement writes the element as is: the cached list is never copied or re-serialised node by node.
-        return new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(caller.Agent)) };
+        return CachingHints.OnList(new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(caller.Agent)) }, state.CacheTtlMs(ListKind.Tools, caller.Agent));
     }
 
     public async Task<JsonNode?> CallToolAsync(GatewayRequest request, CancellationToken cancellationToken)
