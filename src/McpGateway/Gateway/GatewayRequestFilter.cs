@@ -71,7 +71,13 @@ internal sealed partial class GatewayRequestFilter(
         }
         catch (McpProtocolException ex)
         {
-            outcome = new CallOutcome((int)ex.ErrorCode == DownstreamErrors.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)ex.ErrorCode, ex.Message);
+            McpProtocolException error = ProtocolEras.AdaptError(ex, message, agentVersion);
+            outcome = new CallOutcome((int)error.ErrorCode == DownstreamErrors.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)error.ErrorCode, error.Message);
+            if (!ReferenceEquals(error, ex))
+            {
+                throw error;
+            }
+
             throw;
         }
         catch (McpException ex)

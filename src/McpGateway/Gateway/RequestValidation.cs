@@ -52,7 +52,10 @@ internal static partial class RequestValidation
     private static string Cut(string name) => name.Length <= 64 ? name : name[..64] + "…";
 
     /// <summary>A complete JSON-RPC error response for a refused message, echoing its id when one can be read.</summary>
-    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, string message)
+    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, string message) => ErrorResponse(json, (int)McpErrorCode.InvalidRequest, message);
+
+    /// <summary>The same with <paramref name="code"/>, and the error's <c>data</c> when <paramref name="writeData"/> writes it (as one JSON value).</summary>
+    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, int code, string message, Action<Utf8JsonWriter>? writeData = null)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -70,8 +73,14 @@ internal static partial class RequestValidation
             }
 
             writer.WriteStartObject("error"u8);
-            writer.WriteNumber("code"u8, (int)McpErrorCode.InvalidRequest);
+            writer.WriteNumber("code"u8, code);
             writer.WriteString("message"u8, message);
+            if (writeData is not null)
+            {
+                writer.WritePropertyName("data"u8);
+                writeData(writer);
+            }
+
             writer.WriteEndObject();
             writer.WriteEndObject();
         }
