@@ -222,6 +222,8 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
 
         public bool AskedForLogs => _current.AskedForLogs;
 
+        public string? LogLevel => _current.LogLevel;
+
         public ClientCapabilities? ClientCapabilities => _current.ClientCapabilities;
 
         public bool RelaysInputRequired => true;

@@ -18,6 +18,8 @@ internal sealed class SessionUpstream(McpServer server, GatewaySession session, 
 
     public bool AskedForLogs => session.LogLevel is not null;
 
+    public string? LogLevel => session.LogLevel;
+
     public ClientCapabilities? ClientCapabilities => requestCapabilities ?? server.ClientCapabilities;
 
     public Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken)

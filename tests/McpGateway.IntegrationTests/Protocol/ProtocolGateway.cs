@@ -139,13 +139,15 @@ internal static class ProtocolJson
     private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
 
     /// <summary>
-    /// A copy without what belongs to the agent's hop of a 2026-07-28 exchange (<c>resultType</c> and reserved
-    /// <c>_meta</c> keys); era adaptation has tests of its own.
+    /// A copy without what belongs to the agent's hop of a 2026-07-28 exchange (<c>resultType</c>, the caching hints
+    /// <c>ttlMs</c> and <c>cacheScope</c>, and reserved <c>_meta</c> keys); era adaptation has tests of its own.
     /// </summary>
     public static JsonObject WithoutEra(JsonObject result)
     {
         var copy = (JsonObject)result.DeepClone();
         copy.Remove("resultType");
+        copy.Remove("ttlMs");
+        copy.Remove("cacheScope");
         if (copy["_meta"] is JsonObject meta)
         {
             foreach (string key in meta.Select(kv => kv.Key).Where(k => k.StartsWith(ReservedMetaPrefix, StringComparison.Ordinal)).ToList())

@@ -15,6 +15,9 @@ internal interface IUpstream
     /// <summary>True when the agent asked for log messages at some level (logging/setLevel or a request's own level).</summary>
     bool AskedForLogs { get; }
 
+    /// <summary>The least severe log level the agent asked for, which a 2026-07-28 server is told per request; null when it asked for none.</summary>
+    string? LogLevel => null;
+
     /// <summary>What the agent's client said it supports (2026-07-28: on this request).</summary>
     ClientCapabilities? ClientCapabilities { get; }
 

@@ -106,7 +106,7 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             var request = new JsonRpcRequest { Method = method, Params = parameters };
             if (DownstreamCall.Current is { } call)
             {
-                ModernHopMessages.ForAgent(request, call.Upstream.ClientCapabilities);
+                ModernHopMessages.ForAgent(request, call.Upstream.ClientCapabilities, call.Upstream.LogLevel);
             }
 
             JsonRpcResponse response = await Client.SendRequestAsync(request, linked.Token);
