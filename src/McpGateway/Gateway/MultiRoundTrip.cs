@@ -45,11 +45,13 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
         Func<GatewayRequest, CancellationToken, Task<JsonNode?>> dispatch,
         CancellationToken cancellationToken)
     {
+        // What the request is about, as the agent named it (the handlers rewrite names to the server's own).
+        string? target = TargetOf(request);
         Continuation? continuation = null;
         if (request.Params?["requestState"] is JsonValue state && state.GetValueKind() == JsonValueKind.String)
         {
             if (!_waiting.TryRemove(state.GetValue<string>(), out Waiter? waiter) || waiter.Agent != AgentOf(request) ||
-                waiter is RelayedRound relayed && !relayed.Matches(request))
+                waiter is RelayedRound relayed && !relayed.Matches(request.Message.Method, target))
             {
                 throw new McpProtocolException("The requestState is unknown or has expired; send the request again without it.", McpErrorCode.InvalidParams);
             }
@@ -81,7 +83,7 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
         if (finished == continuation.Call)
         {
             continuation.Dispose();
-            return Relay(request, await continuation.Call);
+            return Relay(request, target, await continuation.Call);
         }
 
         InputRound next = await asked;
@@ -101,7 +103,7 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
     /// A 2026-07-28 server's <c>input_required</c> result, on its way to the agent: only what the agent declared may
     /// be asked, the result is not cacheable, and the server's <c>requestState</c> stays with the gateway.
     /// </summary>
-    private JsonNode? Relay(GatewayRequest request, JsonNode? result)
+    private JsonNode? Relay(GatewayRequest request, string? target, JsonNode? result)
     {
         if (!ModernHopMessages.IsInputRequired(result))
         {
@@ -114,7 +116,7 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
         inputRequired.Remove("cacheScope");
         if (InputRequests.StateOf(inputRequired) is { } serverState)
         {
-            inputRequired["requestState"] = Keep(new RelayedRound(AgentOf(request), request.Message.Method, TargetOf(request), serverState));
+            inputRequired["requestState"] = Keep(new RelayedRound(AgentOf(request), request.Message.Method, target, serverState));
         }
 
         return inputRequired;
@@ -172,7 +174,7 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
     {
         public string ServerState { get; } = serverState;
 
-        public bool Matches(GatewayRequest request) => request.Message.Method == method && TargetOf(request) == target;
+        public bool Matches(string requestMethod, string? requestTarget) => requestMethod == method && requestTarget == target;
     }
 
     /// <summary>A 2025-11-25 server's call across its rounds: the dispatch task and what keeps it alive between the agent's retries.</summary>

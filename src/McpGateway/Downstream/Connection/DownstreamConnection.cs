@@ -117,6 +117,13 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         {
             throw DownstreamErrors.Relay(ex);
         }
+        catch (HttpRequestException ex) when (JsonRpcErrorIn(ex) is { } error)
+        {
+            // A 2026-07-28 server answers some errors with an HTTP status (400 for -32021, -32022, -32020; 404 for
+            // -32601) and the JSON-RPC error in an SSE event, which the SDK client (2.4.0) reads only as JSON: the
+            // error is the server's, with its code and data, not a broken connection.
+            throw error;
+        }
         catch (OperationCanceledException) when (_lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw Lost();
@@ -140,6 +147,43 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             Interlocked.CompareExchange(ref _lostReason, Cause(ex), null);
             throw Lost();
         }
+    }
+
+    /// <summary>The JSON-RPC error in the body the SDK put in an HTTP error's message ("Response body: ..."), or null.</summary>
+    private static McpProtocolException? JsonRpcErrorIn(HttpRequestException ex)
+    {
+        int body = ex.Message.IndexOf("Response body:", StringComparison.Ordinal);
+        if (ex.StatusCode is null || body < 0)
+        {
+            return null;
+        }
+
+        foreach (string line in ex.Message[(body + "Response body:".Length)..].Split('\n'))
+        {
+            string json = line.Trim() is var trimmed && trimmed.StartsWith("data:", StringComparison.Ordinal) ? trimmed["data:".Length..] : trimmed;
+            try
+            {
+                if (JsonNode.Parse(json)?["error"] is JsonObject { } error && error["code"] is JsonValue code && code.TryGetValue(out int number))
+                {
+                    var relayed = new McpProtocolException(error["message"]?.GetValue<string>() ?? "The server refused the request.", (McpErrorCode)number);
+                    if (error["data"] is JsonObject data)
+                    {
+                        foreach ((string key, JsonNode? value) in data)
+                        {
+                            relayed.Data[key] = value is null ? null : System.Text.Json.JsonSerializer.SerializeToElement(value, GatewayJsonContext.Default.JsonNode);
+                        }
+                    }
+
+                    return relayed;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Not this line.
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Marks the connection lost: every request in flight on it, SDK path and fast path, fails now.</summary>
