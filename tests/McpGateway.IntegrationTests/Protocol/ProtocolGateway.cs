@@ -90,6 +90,13 @@ public abstract class ProtocolGateway : IAsyncLifetime
         {
             await Gateway.DisposeAsync();
         }
+
+        // Whatever the class's tests did, nothing may have reached either host unhandled (a failure here names the class).
+        IReadOnlyList<string> unhandled = [.. Gateway?.Logs.Unhandled ?? [], .. StatelessGateway?.Logs.Unhandled ?? []];
+        if (unhandled.Count > 0)
+        {
+            throw new InvalidOperationException($"{GetType().Name}: reached the host unhandled:{Environment.NewLine}{string.Join(Environment.NewLine, unhandled)}");
+        }
     }
 }
 
