@@ -131,11 +131,19 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
         return key;
     }
 
-    /// <summary>What a request is about: the tool or prompt it names, or the resource it reads (as the agent named it).</summary>
-    private static string? TargetOf(GatewayRequest request) =>
-        request.Params?[request.Message.Method == RequestMethods.ResourcesRead ? "uri" : "name"] is JsonValue target && target.GetValueKind() == JsonValueKind.String
-            ? target.GetValue<string>()
-            : null;
+    /// <summary>
+    /// What a request is about: the tool or prompt it names, or the resource it reads (as the agent named it); for the
+    /// gateway's execute_tool, the server and tool it runs, so one server's state never goes to another.
+    /// </summary>
+    private static string? TargetOf(GatewayRequest request)
+    {
+        string? target = StringOf(request.Params?[request.Message.Method == RequestMethods.ResourcesRead ? "uri" : "name"]);
+        return target == GatewayTools.ExecuteTool && request.Params?["arguments"] is JsonObject arguments
+            ? $"{target}\0{StringOf(arguments["server"])}\0{StringOf(arguments["tool"])}"
+            : target;
+
+        static string? StringOf(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+    }
 
     /// <summary>Who may resume a waiting call: the same agent with the same credential, decided as for any request.</summary>
     private string? AgentOf(GatewayRequest request)

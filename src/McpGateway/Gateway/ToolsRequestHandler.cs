@@ -180,10 +180,14 @@ internal sealed partial class ToolsRequestHandler(
             parameters["arguments"] = toolArguments;
         }
 
-        // The agent's progress token (and other metadata) came on the execute_tool request.
-        if (request.Params?["_meta"] is JsonObject meta)
+        // The agent's progress token (and other metadata) came on the execute_tool request, and so does a retry's
+        // answer to the server's input_required result (2026-07-28): the server must see both.
+        foreach (string key in (ReadOnlySpan<string>)["_meta", "inputResponses", "requestState"])
         {
-            parameters["_meta"] = meta.DeepClone();
+            if (request.Params?[key] is JsonNode value)
+            {
+                parameters[key] = value.DeepClone();
+            }
         }
 
         return await ForwardAsync(route, parameters, request.Upstream, timeout, cancellationToken);

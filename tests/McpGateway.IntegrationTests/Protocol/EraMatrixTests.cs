@@ -369,6 +369,32 @@ public sealed class EraMatrixTests(EraMatrixGateway fixture) : IClassFixture<Era
     }
 
     [Fact]
+    public async Task RequestState_ThroughExecuteTool_IsBoundToTheServerAndToolItRuns()
+    {
+        // execute_tool names the server and tool in its arguments: a state one server gave must not reach another.
+        static JsonObject Execute(string server, JsonObject? extra = null)
+        {
+            var call = new JsonObject { ["arguments"] = new JsonObject { ["server"] = server, ["tool"] = "test_input_required_result_request_state" } };
+            foreach ((string key, JsonNode? value) in extra ?? [])
+            {
+                call[key] = value?.DeepClone();
+            }
+
+            return call;
+        }
+
+        var confirm = new JsonObject { ["confirm"] = new JsonObject { ["action"] = "accept", ["content"] = new JsonObject { ["ok"] = true } } };
+        string first = (await ModernHttp.CallAsync(fixture.Gateway.Endpoint, "execute_tool", Ct, Execute("conf"))).Result["requestState"]!.GetValue<string>();
+        ModernHttp.Answer elsewhere = await ModernHttp.CallAsync(fixture.Gateway.Endpoint, "execute_tool", Ct, Execute("confhttp", new JsonObject { ["requestState"] = first, ["inputResponses"] = confirm.DeepClone() }));
+        string second = (await ModernHttp.CallAsync(fixture.Gateway.Endpoint, "execute_tool", Ct, Execute("conf"))).Result["requestState"]!.GetValue<string>();
+        ModernHttp.Answer same = await ModernHttp.CallAsync(fixture.Gateway.Endpoint, "execute_tool", Ct, Execute("conf", new JsonObject { ["requestState"] = second, ["inputResponses"] = confirm.DeepClone() }));
+
+        Assert.Equal(-32602, elsewhere.Error["code"]!.GetValue<int>());
+        Assert.Equal("state-ok: requestState validated", same.Result.Text());
+        AssertNothingUnhandled();
+    }
+
+    [Fact]
     public async Task InputRequired_OverSeveralRounds_EachRoundsStateReachesTheServer()
     {
         const string tool = "confhttp_test_input_required_result_multi_round";
