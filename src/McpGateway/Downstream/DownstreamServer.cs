@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpGateway.Configuration;
 using McpGateway.Diagnostics;
@@ -39,7 +38,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("McpGateway.Downstream." + config.Name);
         _transports = transports ?? DownstreamTransportFactory.Instance;
         _calls = new DownstreamCalls(this, _logger);
-        _lists = new DownstreamLists(config.Name, _logger);
+        _lists = new DownstreamLists(config.Name, _logger, time);
         _subscriptions = new DownstreamSubscriptions(config.Name, _logger);
         _supervisor = new DownstreamSupervisor(config.Name, options, StartTimeout, time, ConnectAsync, _logger)
         {
@@ -74,6 +73,9 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     public IReadOnlyList<DownstreamItem> LastKnownResources => _lists.Resources;
 
     public IReadOnlyList<DownstreamItem> LastKnownResourceTemplates => _lists.ResourceTemplates;
+
+    /// <summary>How much longer the server said a list stays fresh (its 2026-07-28 <c>ttlMs</c>); null when it gave no hint.</summary>
+    public long? ListFreshForMs(ListKind kind) => _lists.FreshForMs(kind);
 
     /// <summary>The last lines the server wrote to stderr (stdio servers), for status.</summary>
     public IReadOnlyList<string> StandardErrorTail => (_supervisor.Connection?.Raw ?? _lastProcess)?.StandardErrorTail ?? [];
@@ -179,13 +181,25 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
             // race it and report the same thing less clearly.
             InitializationTimeout = Timeout.InfiniteTimeSpan,
 
+            // The server/discover probe tells a 2026-07-28 server from a 2025-11-25 one that ignores unknown methods;
+            // the specification leaves its timeout to "reasonable". The SDK's 5 s mistakes a server that starts
+            // slowly (a busy machine, a cold runtime) for a legacy one for the whole connection; half the start
+            // budget leaves the other half for the initialize fallback.
+            DiscoverProbeTimeout = StartTimeout / 2,
+
             // The gateway can pass sampling, elicitation and roots requests on to the agent whose call caused them,
-            // so it offers them; it answers on the agent's behalf when the agent's client lacks one.
+            // so it offers them; it answers on the agent's behalf when the agent's client lacks one. These are what a
+            // 2025-11-25 server is told at initialize; a 2026-07-28 server is told each agent's own, per request
+            // (ModernHopMessages). No SDK handlers: the gateway takes 2025-11-25 requests raw (DownstreamCalls) and
+            // resolves 2026-07-28 input_required results itself (Gateway.Forwarding), keys and requestState intact.
+#pragma warning disable MCP9005 // Sampling and roots are deprecated in 2026-07-28, and still what agents of both revisions ask for.
             Capabilities = new ClientCapabilities
             {
+                Sampling = new SamplingCapability(),
+                Roots = new RootsCapability(),
                 Elicitation = new ElicitationCapability { Form = new FormElicitationCapability(), Url = new UrlElicitationCapability() },
             },
-            Handlers = InputRequestHandlers(),
+#pragma warning restore MCP9005
         };
         return DownstreamConnection.OpenAsync(Config, _transports, _options, _calls, clientOptions, _loggerFactory, _logger, cancellationToken, process => _lastProcess = process);
     }
@@ -210,35 +224,6 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     /// <summary>True when the connection ended because an HTTP server answered 404 to the session.</summary>
     private static bool SessionExpired(DownstreamConnection connection) =>
         connection.Completion is { IsCompletedSuccessfully: true } done && done.Result is HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound };
-
-    /// <summary>
-    /// Servers on 2026-07-28 ask for input inside the response to a call (multi round-trip requests), and the SDK
-    /// client resolves those through these handlers, in the flow of the call that caused them: the call in flight on
-    /// this async flow (<see cref="DownstreamCall.Current"/>) says which agent to ask. Requests of 2025-11-25 servers
-    /// never reach these handlers; <see cref="DownstreamCalls.TryHandle"/> routes them raw.
-    /// </summary>
-    private McpClientHandlers InputRequestHandlers()
-    {
-        JsonSerializerOptions json = McpJsonUtilities.DefaultOptions;
-        return new McpClientHandlers
-        {
-            SamplingHandler = async (parameters, _, cancellationToken) =>
-            {
-                JsonNode? result = await ForwardServerRequestAsync(RequestMethods.SamplingCreateMessage, JsonSerializer.SerializeToNode(parameters, json.GetTypeInfo<CreateMessageRequestParams?>()), DownstreamCall.Current, cancellationToken);
-                return result.Deserialize(json.GetTypeInfo<CreateMessageResult>()) ?? throw new McpException("The agent's client answered sampling with nothing.");
-            },
-            ElicitationHandler = async (parameters, cancellationToken) =>
-            {
-                JsonNode? result = await ForwardServerRequestAsync(RequestMethods.ElicitationCreate, JsonSerializer.SerializeToNode(parameters, json.GetTypeInfo<ElicitRequestParams?>()), DownstreamCall.Current, cancellationToken);
-                return result.Deserialize(json.GetTypeInfo<ElicitResult>()) ?? throw new McpException("The agent's client answered elicitation with nothing.");
-            },
-            RootsHandler = async (parameters, cancellationToken) =>
-            {
-                JsonNode? result = await ForwardServerRequestAsync(RequestMethods.RootsList, JsonSerializer.SerializeToNode(parameters, json.GetTypeInfo<ListRootsRequestParams?>()), DownstreamCall.Current, cancellationToken);
-                return result.Deserialize(json.GetTypeInfo<ListRootsResult>()) ?? new ListRootsResult { Roots = [] };
-            },
-        };
-    }
 
     public async ValueTask DisposeAsync()
     {

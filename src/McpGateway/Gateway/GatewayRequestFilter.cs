@@ -48,7 +48,7 @@ internal sealed partial class GatewayRequestFilter(
         }
 
         HttpContext? http = httpContextAccessor?.HttpContext;
-        var request = new GatewayRequest(session, message, HttpIdentity.ClaimsOf(http, message.Context?.User, options.Identity), new SessionUpstream(context.Server, session))
+        var request = new GatewayRequest(session, message, HttpIdentity.ClaimsOf(http, message.Context?.User, options.Identity), new SessionUpstream(context.Server, session, message.Context?.ClientCapabilities))
         {
             ClientAddress = HttpIdentity.ClientAddress(http) ?? session.ClientAddress,
             ReceivedAt = time.GetTimestamp(),
@@ -64,7 +64,7 @@ internal sealed partial class GatewayRequestFilter(
         JsonNode? result = null;
         try
         {
-            result = MultiRoundTrip.Applies(agentVersion) && MayAskForInput(message.Method)
+            result = MultiRoundTrip.Applies(agentVersion) && InputRequests.MayBeAnsweredWith(message.Method)
                 ? await roundTrips.RunAsync(request, DispatchAsync, token)
                 : await DispatchAsync(request, token);
             ProtocolEras.AdaptResult(result, agentVersion);
@@ -73,7 +73,13 @@ internal sealed partial class GatewayRequestFilter(
         }
         catch (McpProtocolException ex)
         {
-            outcome = new CallOutcome((int)ex.ErrorCode == DownstreamErrors.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)ex.ErrorCode, ex.Message);
+            McpProtocolException error = ProtocolEras.AdaptError(ex, message, agentVersion);
+            outcome = new CallOutcome((int)error.ErrorCode == DownstreamErrors.RequestTimeoutErrorCode ? AuditOutcome.Timeout : AuditOutcome.ProtocolError, (int)error.ErrorCode, error.Message);
+            if (!ReferenceEquals(error, ex))
+            {
+                throw error;
+            }
+
             throw;
         }
         catch (McpException ex)
@@ -171,10 +177,6 @@ internal sealed partial class GatewayRequestFilter(
 
     private static long Size(JsonRpcMessage message) =>
         System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage))).Length;
-
-    /// <summary>Requests during which a downstream server may ask the agent for input (sampling, elicitation, roots).</summary>
-    private static bool MayAskForInput(string method) => method is
-        RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead or RequestMethods.CompletionComplete;
 
     private static bool IsForwarded(string method) => method is
         RequestMethods.ToolsList or RequestMethods.ToolsCall or

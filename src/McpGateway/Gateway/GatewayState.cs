@@ -71,6 +71,32 @@ internal sealed class GatewayState
         return _lists.TryGetValue(key, out JsonElement cached) ? cached : _lists.GetOrAdd(key, Build(kind, policy));
     }
 
+    /// <summary>
+    /// The <c>ttlMs</c> of <paramref name="agent"/>'s list of <paramref name="kind"/> (see <see cref="CachingHints"/>): the
+    /// least remaining freshness of the lists of the servers the agent may use; 0 when one of them gave no hint, or none may.
+    /// </summary>
+    public long CacheTtlMs(ListKind kind, string? agent)
+    {
+        AgentPolicy? policy = agent is null ? null : Policy.FindAgent(agent);
+        long? least = null;
+        foreach (DownstreamServer server in Servers.Values)
+        {
+            if (policy?.DecideServer(server.Name).IsAllowed != true)
+            {
+                continue;
+            }
+
+            if (server.ListFreshForMs(kind) is not long fresh)
+            {
+                return 0;
+            }
+
+            least = Math.Min(least ?? long.MaxValue, fresh);
+        }
+
+        return least ?? 0;
+    }
+
     /// <summary>True when <paramref name="agent"/> may get <paramref name="route"/>'s prompt: the same decision that filters the list.</summary>
     public bool MayGetPrompt(string? agent, PromptRoute route) =>
         agent is not null && route.Available && Policy.DecidePrompt(agent, route.Server.Name, route.Prompt.Key).IsAllowed;

@@ -34,7 +34,8 @@ internal sealed partial class LoggingRequestHandler(
         var updates = new List<Task>();
         foreach (DownstreamServer server in state.Servers.Values)
         {
-            if (server.IsReady && server.ServerCapabilities?.Logging is not null && state.MayUse(agent, server))
+            // A 2026-07-28 server has no logging/setLevel: it is told the level with each forwarded request.
+            if (server.IsReady && server.ServerCapabilities?.Logging is not null && !ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion) && state.MayUse(agent, server))
             {
                 string wanted = level!;
                 foreach (GatewaySession other in sessions.Sessions)

@@ -10,16 +10,25 @@ using ModelContextProtocol.Protocol;
 namespace McpGateway.Gateway;
 
 /// <summary>
-/// Multi round-trip requests (2026-07-28): an agent of that revision is never sent a request of the gateway's own, so
-/// when a downstream server asks for sampling, elicitation or roots during the agent's call, the gateway answers the
-/// call with an <c>input_required</c> result naming what the server asked, keeps the downstream call waiting, and
-/// resumes it when the agent retries the call with its <c>inputResponses</c> and the <c>requestState</c> it was given.
-/// The state is an unguessable key to the waiting call, good for one retry and for <see cref="s_retryWindow"/>.
+/// Multi round-trip requests (2026-07-28) for agents of that revision, which are never sent a request of the gateway's
+/// own: they are asked for input in the answer to their request (an <c>input_required</c> result) and retry it with
+/// their <c>inputResponses</c> and the <c>requestState</c> they were given. Two kinds of downstream round reach them:
+/// <list type="bullet">
+/// <item>A 2025-11-25 server sends sampling, elicitation or roots requests during the call: the gateway answers the
+/// agent with an <c>input_required</c> result naming what the server asked (under keys of its own, <c>input_1</c>...),
+/// keeps the downstream call waiting, and resumes it when the retry brings the answer.</item>
+/// <item>A 2026-07-28 server answers <c>input_required</c> itself: the result goes to the agent as the server wrote it
+/// (its input-request keys, its requests), and the retry goes to the server as a new request with the server's own
+/// <c>requestState</c> back. The agent sees a key of the gateway's instead of that state, bound to the agent, the
+/// method and the tool, prompt or resource: the server cannot tell the gateway's agents apart (it sees one client),
+/// so it is the gateway that keeps one agent's state from serving another, or another request.</item>
+/// </list>
+/// Either way the state the agent holds is an unguessable key, good for one retry and for <see cref="s_retryWindow"/>.
 /// </summary>
 internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvider stateProvider)
 {
     private static readonly TimeSpan s_retryWindow = TimeSpan.FromMinutes(5);
-    private readonly ConcurrentDictionary<string, Continuation> _waiting = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Waiter> _waiting = new(StringComparer.Ordinal);
 
     /// <summary>True when requests of <paramref name="agentProtocolVersion"/> get input requests this way.</summary>
     public static bool Applies(string? agentProtocolVersion) => ProtocolEras.IsJuly2026OrLater(agentProtocolVersion);
@@ -36,18 +45,31 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
         Func<GatewayRequest, CancellationToken, Task<JsonNode?>> dispatch,
         CancellationToken cancellationToken)
     {
-        Continuation continuation;
+        // What the request is about, as the agent named it (the handlers rewrite names to the server's own).
+        string? target = TargetOf(request);
+        Continuation? continuation = null;
         if (request.Params?["requestState"] is JsonValue state && state.GetValueKind() == JsonValueKind.String)
         {
-            if (!_waiting.TryRemove(state.GetValue<string>(), out continuation!) || continuation.Agent != AgentOf(request))
+            if (!_waiting.TryRemove(state.GetValue<string>(), out Waiter? waiter) || waiter.Agent != AgentOf(request) ||
+                waiter is RelayedRound relayed && !relayed.Matches(request.Message.Method, target))
             {
                 throw new McpProtocolException("The requestState is unknown or has expired; send the request again without it.", McpErrorCode.InvalidParams);
             }
 
-            continuation.StopExpiry();
-            continuation.Upstream.Resume(request.Upstream, request.Params["inputResponses"] as JsonObject);
+            waiter.StopExpiry();
+            if (waiter is RelayedRound round)
+            {
+                // The server's own round: the retry reaches it as a new request, carrying the state it gave.
+                request.Params["requestState"] = round.ServerState;
+            }
+            else
+            {
+                continuation = (Continuation)waiter;
+                continuation.Upstream.Resume(request.Upstream, request.Params["inputResponses"] as JsonObject);
+            }
         }
-        else
+
+        if (continuation is null)
         {
             var upstream = new RoundTripUpstream(request.Upstream);
             continuation = new Continuation(upstream, AgentOf(request));
@@ -61,22 +83,66 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
         if (finished == continuation.Call)
         {
             continuation.Dispose();
-            return await continuation.Call;
+            return Relay(request, target, await continuation.Call);
         }
 
-        InputRound round = await asked;
-        string key = NewKey();
-        _waiting[key] = continuation;
-        continuation.ExpireAfter(s_retryWindow, () => _waiting.TryRemove(key, out _));
+        InputRound next = await asked;
+        string key = Keep(continuation);
         var result = new InputRequiredResult
         {
             InputRequests = new Dictionary<string, InputRequest>
             {
-                [round.Key] = new InputRequest { Method = round.Method, Params = round.Params is null ? null : JsonSerializer.SerializeToElement(round.Params, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonNode))) },
+                [next.Key] = new InputRequest { Method = next.Method, Params = next.Params is null ? null : JsonSerializer.SerializeToElement(next.Params, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonNode))) },
             },
             RequestState = key,
         };
         return JsonSerializer.SerializeToNode(result, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(InputRequiredResult)));
+    }
+
+    /// <summary>
+    /// A 2026-07-28 server's <c>input_required</c> result, on its way to the agent: only what the agent declared may
+    /// be asked, the result is not cacheable, and the server's <c>requestState</c> stays with the gateway.
+    /// </summary>
+    private JsonNode? Relay(GatewayRequest request, string? target, JsonNode? result)
+    {
+        if (!ModernHopMessages.IsInputRequired(result))
+        {
+            return result;
+        }
+
+        var inputRequired = (JsonObject)result!;
+        InputRequests.RequireDeclared(request.Audit.Server ?? "the server", InputRequests.Of(inputRequired), request.Upstream.ClientCapabilities);
+        inputRequired.Remove("ttlMs");
+        inputRequired.Remove("cacheScope");
+        if (InputRequests.StateOf(inputRequired) is { } serverState)
+        {
+            inputRequired["requestState"] = Keep(new RelayedRound(AgentOf(request), request.Message.Method, target, serverState));
+        }
+
+        return inputRequired;
+    }
+
+    /// <summary>Keeps a round for the agent's retry; returns the key the agent gets as its requestState.</summary>
+    private string Keep(Waiter waiter)
+    {
+        string key = NewKey();
+        _waiting[key] = waiter;
+        waiter.ExpireAfter(s_retryWindow, () => _waiting.TryRemove(key, out _));
+        return key;
+    }
+
+    /// <summary>
+    /// What a request is about: the tool or prompt it names, or the resource it reads (as the agent named it); for the
+    /// gateway's execute_tool, the server and tool it runs, so one server's state never goes to another.
+    /// </summary>
+    private static string? TargetOf(GatewayRequest request)
+    {
+        string? target = StringOf(request.Params?[request.Message.Method == RequestMethods.ResourcesRead ? "uri" : "name"]);
+        return target == GatewayTools.ExecuteTool && request.Params?["arguments"] is JsonObject arguments
+            ? $"{target}\0{StringOf(arguments["server"])}\0{StringOf(arguments["tool"])}"
+            : target;
+
+        static string? StringOf(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
     }
 
     /// <summary>Who may resume a waiting call: the same agent with the same credential, decided as for any request.</summary>
@@ -91,14 +157,38 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
     /// <summary>One input request the server made, as the agent is asked it.</summary>
     private sealed record InputRound(string Key, string Method, JsonNode? Params);
 
-    /// <summary>A call across its rounds: the dispatch task and what keeps it alive between the agent's retries.</summary>
-    private sealed class Continuation(RoundTripUpstream upstream, string? agent) : IDisposable
+    /// <summary>A round that waits for the agent's retry: whose it is, and how long it waits.</summary>
+    private abstract class Waiter(string? agent)
     {
         private ITimer? _expiry;
 
-        public RoundTripUpstream Upstream { get; } = upstream;
-
         public string? Agent { get; } = agent;
+
+        public void ExpireAfter(TimeSpan window, Action forget)
+        {
+            _expiry?.Dispose();
+            _expiry = TimeProvider.System.CreateTimer(_ => { forget(); Expire(); }, null, window, Timeout.InfiniteTimeSpan);
+        }
+
+        public void StopExpiry() => _expiry?.Dispose();
+
+        protected virtual void Expire()
+        {
+        }
+    }
+
+    /// <summary>A 2026-07-28 server's round: its state, and the request it belongs to, which only the same request may resume.</summary>
+    private sealed class RelayedRound(string? agent, string method, string? target, string serverState) : Waiter(agent)
+    {
+        public string ServerState { get; } = serverState;
+
+        public bool Matches(string requestMethod, string? requestTarget) => requestMethod == method && requestTarget == target;
+    }
+
+    /// <summary>A 2025-11-25 server's call across its rounds: the dispatch task and what keeps it alive between the agent's retries.</summary>
+    private sealed class Continuation(RoundTripUpstream upstream, string? agent) : Waiter(agent), IDisposable
+    {
+        public RoundTripUpstream Upstream { get; } = upstream;
 
         public CancellationTokenSource Lifetime { get; } = new();
 
@@ -117,17 +207,11 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
             }
         }
 
-        public void ExpireAfter(TimeSpan window, Action forget)
-        {
-            _expiry?.Dispose();
-            _expiry = TimeProvider.System.CreateTimer(_ => { forget(); Cancel(); }, null, window, Timeout.InfiniteTimeSpan);
-        }
-
-        public void StopExpiry() => _expiry?.Dispose();
+        protected override void Expire() => Cancel();
 
         public void Dispose()
         {
-            _expiry?.Dispose();
+            StopExpiry();
             Lifetime.Dispose();
         }
     }
@@ -148,7 +232,11 @@ internal sealed class MultiRoundTrip(CallerResolver callers, GatewayStateProvide
 
         public bool AskedForLogs => _current.AskedForLogs;
 
+        public string? LogLevel => _current.LogLevel;
+
         public ClientCapabilities? ClientCapabilities => _current.ClientCapabilities;
+
+        public bool RelaysInputRequired => true;
 
         public Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken) =>
             Volatile.Read(ref _current).SendNotificationAsync(method, parameters, cancellationToken);

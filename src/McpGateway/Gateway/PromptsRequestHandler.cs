@@ -18,7 +18,7 @@ internal sealed class PromptsRequestHandler(GatewayStateProvider stateProvider, 
         GatewayState state = stateProvider.Current;
         Caller identity = agents.Identify(state, request);
         request.Audit.Caller = identity;
-        return new JsonObject { ["prompts"] = JsonArray.Create(state.ListFor(ListKind.Prompts, identity.Agent)) };
+        return CachingHints.OnList(new JsonObject { ["prompts"] = JsonArray.Create(state.ListFor(ListKind.Prompts, identity.Agent)) }, state.CacheTtlMs(ListKind.Prompts, identity.Agent));
     }
 
     public async Task<JsonNode?> GetAsync(GatewayRequest request, CancellationToken cancellationToken)

@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 
 using McpGateway.Downstream;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
 
 namespace McpGateway.Gateway;
 
@@ -18,6 +20,32 @@ internal static class ProtocolEras
 
     /// <summary>True for revisions that use per-request metadata and <c>resultType</c> (2026-07-28 and later).</summary>
     public static bool IsJuly2026OrLater(string? protocolVersion) => ProtocolVersions.IsJuly2026OrLater(protocolVersion);
+
+    /// <summary>
+    /// The error an agent speaking <paramref name="agentProtocolVersion"/> gets for <paramref name="error"/>: the same
+    /// one, except that 2026-07-28 implementations "MUST NOT emit" the 2025-11-25 resource-not-found code -32002, which
+    /// became -32602 (Invalid params), with the URI asked for in <c>data.uri</c> (SEP-2164).
+    /// </summary>
+    public static McpProtocolException AdaptError(McpProtocolException error, JsonRpcRequest request, string? agentProtocolVersion)
+    {
+        if (!IsJuly2026OrLater(agentProtocolVersion) || error.ErrorCode != McpErrorCode.ResourceNotFound)
+        {
+            return error;
+        }
+
+        var adapted = new McpProtocolException(error.Message, McpErrorCode.InvalidParams);
+        foreach (System.Collections.DictionaryEntry entry in error.Data)
+        {
+            adapted.Data[entry.Key] = entry.Value;
+        }
+
+        if (!adapted.Data.Contains("uri") && request.Params?["uri"] is JsonValue uri && uri.GetValueKind() == JsonValueKind.String)
+        {
+            adapted.Data["uri"] = uri.GetValue<string>();
+        }
+
+        return adapted;
+    }
 
     /// <summary>Rewrites <paramref name="result"/> in place for an agent speaking <paramref name="agentProtocolVersion"/>.</summary>
     public static void AdaptResult(JsonNode? result, string? agentProtocolVersion)

@@ -148,7 +148,10 @@ internal static partial class RequestValidation
     }
 
     /// <summary>A complete JSON-RPC error response for a refused message, echoing its id when one can be read.</summary>
-    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, string message, McpErrorCode code = McpErrorCode.InvalidRequest)
+    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, string message, McpErrorCode code = McpErrorCode.InvalidRequest) => ErrorResponse(json, (int)code, message);
+
+    /// <summary>The same with <paramref name="code"/>, and the error's <c>data</c> when <paramref name="writeData"/> writes it (as one JSON value).</summary>
+    public static byte[] ErrorResponse(ReadOnlySpan<byte> json, int code, string message, Action<Utf8JsonWriter>? writeData = null)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -166,8 +169,14 @@ internal static partial class RequestValidation
             }
 
             writer.WriteStartObject("error"u8);
-            writer.WriteNumber("code"u8, (int)code);
+            writer.WriteNumber("code"u8, code);
             writer.WriteString("message"u8, message);
+            if (writeData is not null)
+            {
+                writer.WritePropertyName("data"u8);
+                writeData(writer);
+            }
+
             writer.WriteEndObject();
             writer.WriteEndObject();
         }

@@ -18,11 +18,9 @@ internal sealed partial class ResourcesRequestHandler(
     SubscriptionRegistry subscriptions,
     ILogger<ResourcesRequestHandler> logger)
 {
-    public JsonObject List(GatewayRequest request) =>
-        new() { ["resources"] = JsonArray.Create(ListFor(request, ListKind.Resources)) };
+    public JsonObject List(GatewayRequest request) => ListOf(request, ListKind.Resources, "resources");
 
-    public JsonObject ListTemplates(GatewayRequest request) =>
-        new() { ["resourceTemplates"] = JsonArray.Create(ListFor(request, ListKind.ResourceTemplates)) };
+    public JsonObject ListTemplates(GatewayRequest request) => ListOf(request, ListKind.ResourceTemplates, "resourceTemplates");
 
     public async Task<JsonNode?> ReadAsync(GatewayRequest request, CancellationToken cancellationToken)
     {
@@ -41,6 +39,7 @@ internal sealed partial class ResourcesRequestHandler(
             }
         }
 
+        CachingHints.OnRead(result);
         return result;
     }
 
@@ -95,12 +94,12 @@ internal sealed partial class ResourcesRequestHandler(
         }
     }
 
-    private System.Text.Json.JsonElement ListFor(GatewayRequest request, ListKind kind)
+    private JsonObject ListOf(GatewayRequest request, ListKind kind, string key)
     {
         GatewayState state = stateProvider.Current;
         Caller identity = agents.Identify(state, request);
         request.Audit.Caller = identity;
-        return state.ListFor(kind, identity.Agent);
+        return CachingHints.OnList(new JsonObject { [key] = JsonArray.Create(state.ListFor(kind, identity.Agent)) }, state.CacheTtlMs(kind, identity.Agent));
     }
 
     private (DownstreamServer Server, string Uri, string ServerUri, JsonObject Parameters) Resolve(GatewayRequest request)

@@ -9,15 +9,18 @@ namespace McpGateway.Gateway;
 
 /// <summary>
 /// The way back to the agent for one request: the SDK server bound to that request (over Streamable HTTP it writes on
-/// the request's own response stream), and the session's log level.
+/// the request's own response stream), the session's log level, and the capabilities the agent declared (a 2026-07-28
+/// agent declares them on each request, <paramref name="requestCapabilities"/>; a 2025-11-25 agent at initialize).
 /// </summary>
-internal sealed class SessionUpstream(McpServer server, GatewaySession session) : IUpstream
+internal sealed class SessionUpstream(McpServer server, GatewaySession session, ClientCapabilities? requestCapabilities = null) : IUpstream
 {
     public object Session => session;
 
     public bool AskedForLogs => session.LogLevel is not null;
 
-    public ClientCapabilities? ClientCapabilities => server.ClientCapabilities;
+    public string? LogLevel => session.LogLevel;
+
+    public ClientCapabilities? ClientCapabilities => requestCapabilities ?? server.ClientCapabilities;
 
     public Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken)
     {
@@ -37,6 +40,15 @@ internal sealed class SessionUpstream(McpServer server, GatewaySession session) 
             // the connection during the request"); the server, and through it the agent, should learn the real reason.
             throw new McpProtocolException(
                 $"The agent is served statelessly (request by request), so the gateway cannot pass the server's {method} request on to it.",
+                McpErrorCode.InvalidRequest);
+        }
+
+        if (ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion))
+        {
+            // 2026-07-28 has no requests from server to client: input is asked for only in the answer to tools/call,
+            // prompts/get and resources/read (MultiRoundTrip), never in the middle of another request.
+            throw new McpProtocolException(
+                $"The agent speaks {server.NegotiatedProtocolVersion}, which takes a {method} request only in the answer to tools/call, prompts/get or resources/read.",
                 McpErrorCode.InvalidRequest);
         }
 

@@ -33,7 +33,7 @@ internal sealed partial class ToolsRequestHandler(
         request.Audit.Caller = caller;
         session.ListedVersion = state.Version;
         // A JsonArray over a JsonElement writes the element as is: the cached list is never copied or re-serialised node by node.
-        return new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(caller.Agent)) };
+        return CachingHints.OnList(new JsonObject { ["tools"] = JsonArray.Create(state.ToolsFor(caller.Agent)) }, state.CacheTtlMs(ListKind.Tools, caller.Agent));
     }
 
     public async Task<JsonNode?> CallToolAsync(GatewayRequest request, CancellationToken cancellationToken)
@@ -180,10 +180,14 @@ internal sealed partial class ToolsRequestHandler(
             parameters["arguments"] = toolArguments;
         }
 
-        // The agent's progress token (and other metadata) came on the execute_tool request.
-        if (request.Params?["_meta"] is JsonObject meta)
+        // The agent's progress token (and other metadata) came on the execute_tool request, and so does a retry's
+        // answer to the server's input_required result (2026-07-28): the server must see both.
+        foreach (string key in (ReadOnlySpan<string>)["_meta", "inputResponses", "requestState"])
         {
-            parameters["_meta"] = meta.DeepClone();
+            if (request.Params?[key] is JsonNode value)
+            {
+                parameters[key] = value.DeepClone();
+            }
         }
 
         return await ForwardAsync(route, parameters, request.Upstream, timeout, cancellationToken);

@@ -19,7 +19,8 @@ namespace McpGateway.Hosting;
 /// <summary>
 /// Serves the gateway over Streamable HTTP at <c>/mcp</c>. Every request passes, in order: the guard (host, origin,
 /// content type, body, duplicate keys), authentication and the agent policy (when configured), the HTTP request rate
-/// limit (when configured), session admission, then the fast path or the SDK.
+/// limit (when configured), session admission, the protocol-version check, then the fast path or the SDK (a session
+/// ending under a request is answered 404, never a 500).
 /// </summary>
 internal static class HttpGateway
 {
@@ -145,6 +146,8 @@ internal static class HttpGateway
         }
 
         app.UseMiddleware<SessionAdmissionMiddleware>();
+        app.UseMiddleware<ProtocolVersionCheck>();
+        app.UseMiddleware<EndedSessionGuard>();
         app.UseMiddleware<FastPathMiddleware>();
         StatusEndpoints.Map(app, settings);
         IEndpointConventionBuilder endpoint = app.MapMcp(Path);

@@ -12,6 +12,17 @@ internal sealed class TestLogs : ILoggerProvider
 
     public string All => string.Join(Environment.NewLine, _lines);
 
+    /// <summary>
+    /// What reached the host unhandled: Kestrel's "unhandled exception was thrown by the application" (a request that
+    /// failed past every handler) and the gateway's own "Unexpected failure" (an exception its request filter did not
+    /// expect); what downstream servers log about themselves (their stderr) is theirs. A test that asserts this is
+    /// empty proves neither happened while it ran.
+    /// </summary>
+    public IReadOnlyList<string> Unhandled =>
+        [.. _lines.Where(l =>
+            (l.StartsWith("Error Microsoft.AspNetCore", StringComparison.Ordinal) && l.Contains("unhandled exception", StringComparison.OrdinalIgnoreCase)) ||
+            l.StartsWith("Error McpGateway.Gateway.GatewayRequestFilter: Unexpected failure handling", StringComparison.Ordinal))];
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void Dispose()

@@ -90,6 +90,13 @@ public abstract class ProtocolGateway : IAsyncLifetime
         {
             await Gateway.DisposeAsync();
         }
+
+        // Whatever the class's tests did, nothing may have reached either host unhandled (a failure here names the class).
+        IReadOnlyList<string> unhandled = [.. Gateway?.Logs.Unhandled ?? [], .. StatelessGateway?.Logs.Unhandled ?? []];
+        if (unhandled.Count > 0)
+        {
+            throw new InvalidOperationException($"{GetType().Name}: reached the host unhandled:{Environment.NewLine}{string.Join(Environment.NewLine, unhandled)}");
+        }
     }
 }
 
@@ -108,7 +115,10 @@ internal static class ProtocolServers
 
     public static string ProbeScript => Path.Combine(RepoPaths.Root, "tests", "McpGateway.IntegrationTests", "Protocol", "probe-server.cjs");
 
-    /// <summary>A client straight to the conformance fixture; with no protocol version it negotiates 2026-07-28.</summary>
+    /// <summary>
+    /// A client straight to the conformance fixture; with no protocol version it speaks 2026-07-28, named rather than
+    /// probed (on a busy machine the fixture can miss the SDK's 5 s server/discover probe, and the client fall back).
+    /// </summary>
     public static Task<McpClient> DirectConformanceAsync(string? protocolVersion, CancellationToken cancellationToken)
     {
         var transport = new StdioClientTransport(new StdioClientTransportOptions
@@ -120,7 +130,7 @@ internal static class ProtocolServers
         var options = new McpClientOptions
         {
             ClientInfo = new Implementation { Name = "protocol-test-direct", Version = "1.0" },
-            ProtocolVersion = protocolVersion,
+            ProtocolVersion = protocolVersion ?? ProtocolAgents.Modern,
         };
         return McpClient.CreateAsync(transport, options, cancellationToken: cancellationToken);
     }
@@ -136,13 +146,15 @@ internal static class ProtocolJson
     private const string ReservedMetaPrefix = "io.modelcontextprotocol/";
 
     /// <summary>
-    /// A copy without what belongs to the agent's hop of a 2026-07-28 exchange (<c>resultType</c> and reserved
-    /// <c>_meta</c> keys); era adaptation has tests of its own.
+    /// A copy without what belongs to the agent's hop of a 2026-07-28 exchange (<c>resultType</c>, the caching hints
+    /// <c>ttlMs</c> and <c>cacheScope</c>, and reserved <c>_meta</c> keys); era adaptation has tests of its own.
     /// </summary>
     public static JsonObject WithoutEra(JsonObject result)
     {
         var copy = (JsonObject)result.DeepClone();
         copy.Remove("resultType");
+        copy.Remove("ttlMs");
+        copy.Remove("cacheScope");
         if (copy["_meta"] is JsonObject meta)
         {
             foreach (string key in meta.Select(kv => kv.Key).Where(k => k.StartsWith(ReservedMetaPrefix, StringComparison.Ordinal)).ToList())

@@ -144,7 +144,7 @@ public sealed partial class ResourceTests(CatalogGateway catalog)
 
         DirectServers.AssertJsonEqual(conformance, listed["resources"]);
         DirectServers.AssertJsonEqual(conformanceTemplates, templates["resourceTemplates"]);
-        Assert.Equal(-32002, (int)nowhere.ErrorCode);
+        Assert.Equal(NotFoundCode(outsider), (int)nowhere.ErrorCode);
         foreach ((McpProtocolException error, string uri) in new[] { (denied, Document), (deniedTemplate, "demo://resource/dynamic/text/1") })
         {
             Assert.Equal(nowhere.ErrorCode, error.ErrorCode);
@@ -160,9 +160,12 @@ public sealed partial class ResourceTests(CatalogGateway catalog)
 
         McpProtocolException error = await agent.ErrorAsync(RequestMethods.ResourcesRead, new JsonObject { ["uri"] = "nowhere://at/all" }, Ct);
 
-        Assert.Equal(-32002, (int)error.ErrorCode);
+        Assert.Equal(NotFoundCode(agent), (int)error.ErrorCode);
         Assert.Contains("nowhere://at/all", error.RemoteMessage(), StringComparison.Ordinal);
     }
+
+    /// <summary>Resource not found: -32002 in 2025-11-25; 2026-07-28 must not emit it and uses -32602 (SEP-2164).</summary>
+    private static int NotFoundCode(Agent agent) => agent.IsModern ? -32602 : -32002;
 
     private static string Gunzip(JsonObject content)
     {

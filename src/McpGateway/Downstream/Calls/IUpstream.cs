@@ -15,8 +15,18 @@ internal interface IUpstream
     /// <summary>True when the agent asked for log messages at some level (logging/setLevel or a request's own level).</summary>
     bool AskedForLogs { get; }
 
-    /// <summary>What the agent's client said it supports.</summary>
+    /// <summary>The least severe log level the agent asked for, which a 2026-07-28 server is told per request; null when it asked for none.</summary>
+    string? LogLevel => null;
+
+    /// <summary>What the agent's client said it supports (2026-07-28: on this request).</summary>
     ClientCapabilities? ClientCapabilities { get; }
+
+    /// <summary>
+    /// True when the agent is asked for input only in the answer to its own request (2026-07-28, multi round-trip): a
+    /// server's <c>input_required</c> result then goes back to it. False when the gateway can send the agent requests
+    /// (a 2025-11-25 session): the gateway asks them itself and retries the server's call with the answers.
+    /// </summary>
+    bool RelaysInputRequired => false;
 
     Task SendNotificationAsync(string method, JsonNode? parameters, CancellationToken cancellationToken);
 

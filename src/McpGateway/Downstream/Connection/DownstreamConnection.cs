@@ -105,9 +105,11 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the
-    /// server's code and message. <paramref name="parameters"/> must be this request's own: the CLIENT span's trace
-    /// context is written into their <c>_meta</c>.
+    /// Sends any request raw; downstream JSON-RPC errors come back as <see cref="McpProtocolException"/> with the server's
+    /// code and message. A request forwarded for an agent (a <see cref="DownstreamCall"/> is in flight on this flow)
+    /// carries that agent's capabilities to a 2026-07-28 server, and an <c>input_required</c> result comes back as the
+    /// server sent it, for the caller to resolve or relay (<see cref="ModernHopMessages"/>). <paramref name="parameters"/>
+    /// must be this request's own: the CLIENT span's trace context is written into their <c>_meta</c>.
     /// </summary>
     public async Task<JsonNode?> SendRequestAsync(string method, JsonNode? parameters, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -122,7 +124,14 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         linked.CancelAfter(timeout);
         try
         {
-            JsonRpcResponse response = await Client.SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, linked.Token);
+            var request = new JsonRpcRequest { Method = method, Params = parameters };
+            if (DownstreamCall.Current is { } call)
+            {
+                ModernHopMessages.ForAgent(request, call.Upstream.ClientCapabilities, call.Upstream.LogLevel);
+            }
+
+            JsonRpcResponse response = await Client.SendRequestAsync(request, linked.Token);
+            ModernHopMessages.RestoreInputRequired(response.Result);
             telemetry?.Succeeded(response.Result);
             return response.Result;
         }
@@ -130,6 +139,13 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         {
             telemetry?.Errored((int)ex.ErrorCode);
             throw DownstreamErrors.Relay(ex);
+        }
+        catch (HttpRequestException ex) when (JsonRpcErrorIn(ex) is { } error)
+        {
+            // A 2026-07-28 server answers some errors with an HTTP status (400 for -32021, -32022, -32020; 404 for
+            // -32601) and the JSON-RPC error in an SSE event, which the SDK client (2.4.0) reads only as JSON: the
+            // error is the server's, with its code and data, not a broken connection.
+            throw error;
         }
         catch (OperationCanceledException) when (_lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -163,6 +179,43 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
             // Anything not recorded above: the caller cancelled (or an unexpected failure, which is counted the same way).
             telemetry?.Failed(cancellationToken.IsCancellationRequested ? GatewayTelemetry.ErrorTypes.Cancelled : GatewayTelemetry.Other);
         }
+    }
+
+    /// <summary>The JSON-RPC error in the body the SDK put in an HTTP error's message ("Response body: ..."), or null.</summary>
+    private static McpProtocolException? JsonRpcErrorIn(HttpRequestException ex)
+    {
+        int body = ex.Message.IndexOf("Response body:", StringComparison.Ordinal);
+        if (ex.StatusCode is null || body < 0)
+        {
+            return null;
+        }
+
+        foreach (string line in ex.Message[(body + "Response body:".Length)..].Split('\n'))
+        {
+            string json = line.Trim() is var trimmed && trimmed.StartsWith("data:", StringComparison.Ordinal) ? trimmed["data:".Length..] : trimmed;
+            try
+            {
+                if (JsonNode.Parse(json)?["error"] is JsonObject { } error && error["code"] is JsonValue code && code.TryGetValue(out int number))
+                {
+                    var relayed = new McpProtocolException(error["message"]?.GetValue<string>() ?? "The server refused the request.", (McpErrorCode)number);
+                    if (error["data"] is JsonObject data)
+                    {
+                        foreach ((string key, JsonNode? value) in data)
+                        {
+                            relayed.Data[key] = value is null ? null : System.Text.Json.JsonSerializer.SerializeToElement(value, GatewayJsonContext.Default.JsonNode);
+                        }
+                    }
+
+                    return relayed;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Not this line.
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Marks the connection lost: every request in flight on it, SDK path and fast path, fails now.</summary>

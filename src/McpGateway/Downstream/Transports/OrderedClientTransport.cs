@@ -19,7 +19,8 @@ internal interface IDownstreamMessageHandler
 /// dispatches incoming messages concurrently, so a progress notification can be handled after the response that
 /// followed it, and its typed handlers for server-to-client requests get neither the raw JSON nor any hint of which
 /// call caused them. Reading the channel here keeps order (progress reaches the agent before the result) and keeps
-/// requests raw (they are routed to the agent session whose call caused them).
+/// requests raw (they are routed to the agent session whose call caused them). It is also where the 2026-07-28 hop is
+/// adjusted below the SDK (<see cref="ModernHopMessages"/>): the agent's capabilities out, input_required results in.
 /// </summary>
 internal sealed class OrderedClientTransport(IClientTransport inner, IDownstreamMessageHandler handler) : IClientTransport
 {
@@ -49,8 +50,11 @@ internal sealed class OrderedClientTransport(IClientTransport inner, IDownstream
 
         public ChannelReader<JsonRpcMessage> MessageReader => _toSdk.Reader;
 
-        public Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default) =>
-            _inner.SendMessageAsync(message, cancellationToken);
+        public Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default)
+        {
+            ModernHopMessages.ApplyAgentCapabilities(message);
+            return _inner.SendMessageAsync(message, cancellationToken);
+        }
 
         private async Task PumpAsync()
         {
@@ -63,6 +67,7 @@ internal sealed class OrderedClientTransport(IClientTransport inner, IDownstream
                     {
                         if (!RawReplyMarker.TryRun(message) && !_handler.TryHandle(message, _inner))
                         {
+                            ModernHopMessages.HideInputRequired(message);
                             _toSdk.Writer.TryWrite(message);
                         }
                     }

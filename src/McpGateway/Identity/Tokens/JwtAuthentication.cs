@@ -149,7 +149,13 @@ internal static partial class JwtAuthentication
     /// IdentityModel 8 refreshes in the background and refuses the token that triggered it. The switch must be set
     /// before the first <see cref="JwtBearerOptions"/> is constructed: IdentityModel reads it once and caches it, and
     /// the options' constructor is the first to read it, so setting it while configuring the options is too late.
+    /// It is set when this assembly is loaded, before any code of the gateway runs (in a process that hosts the gateway
+    /// beside other IdentityModel users, such as the integration tests, anything could otherwise read it first), and
+    /// again when JWT authentication is registered.
     /// </summary>
+#pragma warning disable CA2255 // The gateway is an application; the switch is process-wide by IdentityModel's design.
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
     public static void UseBlockingKeyRefresh() => AppContext.SetSwitch(BlockingRefreshSwitch, true);
 
     /// <summary>Scopes a principal holds: the <c>scope</c> claim (space-separated) and <c>scp</c> (one per claim or space-separated).</summary>
