@@ -19,6 +19,7 @@ namespace McpGateway.Downstream;
 internal sealed partial class DownstreamServer : IAsyncDisposable
 {
     private readonly DownstreamOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly IDownstreamTransportFactory _transports;
@@ -33,6 +34,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     {
         Config = config;
         _options = options;
+        _time = time;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("McpGateway.Downstream." + config.Name);
         _transports = transports ?? DownstreamTransportFactory.Instance;
@@ -125,7 +127,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         catch (McpException) when (Config.Transport == ServerTransport.Http && SessionExpired(connection))
         {
             LogSessionExpired(_logger, Name);
-            await _supervisor.ReconnectAsync("the server forgot the session (HTTP 404)", cancellationToken);
+            await _supervisor.ReconnectAsync(connection, "the server forgot the session (HTTP 404)", cancellationToken);
             DownstreamConnection again = _supervisor.Connection is { IsLost: false } renewed ? renewed : throw NotAvailable();
             return await again.SendRequestAsync(method, parameters?.DeepClone(), timeout, cancellationToken);
         }
@@ -139,7 +141,8 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         DownstreamStatus status = _supervisor.Status;
         if (status.RetryAt is { } at && at > DateTimeOffset.MinValue)
         {
-            double seconds = Math.Max(0, Math.Ceiling((at - DateTimeOffset.UtcNow).TotalSeconds));
+            // RetryAt is on the supervisor's clock.
+            double seconds = Math.Max(0, Math.Ceiling((at - _time.GetUtcNow()).TotalSeconds));
             return $"Server '{Name}' is not available right now; retrying in {seconds.ToString(CultureInfo.InvariantCulture)} s.";
         }
 

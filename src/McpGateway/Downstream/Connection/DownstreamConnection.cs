@@ -44,6 +44,9 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
 
     public bool IsLost => _lost.IsCancellationRequested;
 
+    /// <summary>Why the connection was lost, once it is.</summary>
+    public string? LostReason => IsLost ? Volatile.Read(ref _lostReason) : null;
+
     /// <summary>Cancelled when the connection is lost.</summary>
     public CancellationToken LostToken => _lost.Token;
 
