@@ -95,9 +95,15 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             {
                 return Error(DownstreamErrors.RequestTimeoutErrorCode, $"The request to server '{Route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
             }
-            catch (IOException)
+            catch (OversizedReplyException ex)
             {
-                return Error(-32603, $"Server '{Route.Server.Name}' closed the connection during the request.");
+                // The reply was dropped unread and the connection kept: the caller is told so, as on the full path.
+                return Error(-32603, ex.Message);
+            }
+            catch (IOException ex)
+            {
+                // The connection is over; its reason ("the process exited with code 137") in the full path's words.
+                return Error(-32603, $"Server '{Route.Server.Name}' stopped during the request ({ex.Message}).");
             }
 
             // Log messages the server sent during the call reach the agent before its result.

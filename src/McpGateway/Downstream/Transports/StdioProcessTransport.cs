@@ -87,6 +87,7 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         : base(name, process.StandardOutput.BaseStream, process.StandardInput.BaseStream, loggerFactory, maxMessageBytes)
     {
         _process = process;
+        ProcessId = process.Id;
         _stopGrace = stopGrace;
         _stderrLine = stderrLine;
         _logger = loggerFactory.CreateLogger<StdioProcessTransport>();
@@ -100,7 +101,8 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         }
     }
 
-    public int ProcessId => _process.Id;
+    /// <summary>Kept from the start: a close on another thread may run while <see cref="DisposeAsync"/> disposes the process.</summary>
+    public int ProcessId { get; }
 
     /// <summary>Why the connection is over, once it is; null while it lives.</summary>
     public string? ClosedReason => _closed;
@@ -273,8 +275,45 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         Close(DescribeExit());
     }
 
-    protected override void OnInputEnded(Exception? error) =>
-        Close(_process.HasExited ? DescribeExit() : error is null ? "the server closed its output" : "reading from the server failed: " + error.Message);
+    protected override void OnInputEnded(Exception? error)
+    {
+        if (error is null && !HasExited())
+        {
+            // A process's output ends a moment before it is seen to exit: wait that moment (briefly), so the reason
+            // carries the exit code, whichever of the two the gateway notices first.
+            _ = CloseOnceExitedAsync();
+            return;
+        }
+
+        Close(HasExited() ? DescribeExit() : error is null ? "the server closed its output" : "reading from the server failed: " + error.Message);
+    }
+
+    private async Task CloseOnceExitedAsync()
+    {
+        try
+        {
+            using var grace = new CancellationTokenSource(s_exitGrace);
+            await _process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
+        {
+            // Still running (a server that closed its output but lives on), or already disposed.
+        }
+
+        Close(HasExited() ? DescribeExit() : "the server closed its output");
+    }
+
+    private bool HasExited()
+    {
+        try
+        {
+            return _process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>Ends the connection once: fails every raw request in flight, then completes the SDK's channel with the reason.</summary>
     private void Close(string reason)
@@ -296,25 +335,30 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         if (Interlocked.Exchange(ref _disconnected, 1) == 0)
         {
             // The same completion the SDK's stdio transport reports, so the exit code and stderr tail reach the logs.
+            // Nothing here may throw: the SDK's channel must complete, or everything waiting on it waits forever.
             SetDisconnected(new ClientTransportClosedException(new StdioClientCompletionDetails
             {
-                ProcessId = _process.Id,
-                ExitCode = _process.HasExited ? _process.ExitCode : null,
+                ProcessId = ProcessId,
+                ExitCode = ExitCode(),
                 StandardErrorTail = [.. StandardErrorTail],
                 Exception = ended,
             }));
         }
     }
 
-    private string DescribeExit()
+    private string DescribeExit() =>
+        ExitCode() is int code ? $"the process exited with code {code.ToString(CultureInfo.InvariantCulture)}" : "the process exited";
+
+    /// <summary>The exit code once the process has exited; null before, and once the process object is disposed.</summary>
+    private int? ExitCode()
     {
         try
         {
-            return _process.HasExited ? $"the process exited with code {_process.ExitCode.ToString(CultureInfo.InvariantCulture)}" : "the process exited";
+            return _process.HasExited ? _process.ExitCode : null;
         }
         catch (InvalidOperationException)
         {
-            return "the process exited";
+            return null;
         }
     }
 
