@@ -124,7 +124,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         {
             return await connection.SendRequestAsync(method, parameters, timeout, cancellationToken);
         }
-        catch (McpException) when (Config.Transport == ServerTransport.Http && SessionExpired(connection))
+        catch (Exception ex) when (Config.Transport == ServerTransport.Http && !cancellationToken.IsCancellationRequested && SessionExpired(connection, ex))
         {
             LogSessionExpired(_logger, Name);
             await _supervisor.ReconnectAsync(connection, "the server forgot the session (HTTP 404)", cancellationToken);
@@ -214,9 +214,13 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         Changed?.Invoke(this);
     }
 
-    /// <summary>True when the connection ended because an HTTP server answered 404 to the session.</summary>
-    private static bool SessionExpired(DownstreamConnection connection) =>
-        connection.Completion is { IsCompletedSuccessfully: true } done && done.Result is HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound };
+    /// <summary>
+    /// True when an HTTP server answered 404 to the session: the SDK fails the request with the status (and ends the
+    /// connection, which may be seen a moment later), or failed it because the connection ended so.
+    /// </summary>
+    private static bool SessionExpired(DownstreamConnection connection, Exception ex) =>
+        ex is HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } || ex.InnerException is HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } ||
+        (ex is McpException && connection.Completion is { IsCompletedSuccessfully: true } done && done.Result is HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound });
 
     /// <summary>
     /// Servers on 2026-07-28 ask for input inside the response to a call (multi round-trip requests), and the SDK
