@@ -35,6 +35,7 @@ internal sealed class InMemoryDownstream : IDownstreamTransportFactory, IAsyncDi
     private readonly ConcurrentQueue<Attempt> _plan = new();
     private readonly Channel<InMemoryServer> _served = Channel.CreateUnbounded<InMemoryServer>();
     private readonly ConcurrentQueue<IAsyncDisposable> _owned = new();
+    private readonly ConcurrentDictionary<string, int> _attemptsByServer = new(StringComparer.Ordinal);
     private int _attempts;
 
     public static ServerConfig Config(string name = "mem") => new() { Name = name, Transport = ServerTransport.Stdio, Command = "in-memory" };
@@ -48,6 +49,9 @@ internal sealed class InMemoryDownstream : IDownstreamTransportFactory, IAsyncDi
 
     /// <summary>How many connection attempts the gateway has made.</summary>
     public int Attempts => Volatile.Read(ref _attempts);
+
+    /// <summary>How many connection attempts the gateway has made to the server of this name.</summary>
+    public int AttemptsFor(string server) => _attemptsByServer.GetValueOrDefault(server);
 
     /// <summary>Plans the next attempts, in order.</summary>
     public void Then(params Attempt[] attempts)
@@ -64,6 +68,7 @@ internal sealed class InMemoryDownstream : IDownstreamTransportFactory, IAsyncDi
     public IClientTransport Create(ServerConfig config, DownstreamOptions options, ILoggerFactory loggerFactory)
     {
         Interlocked.Increment(ref _attempts);
+        _attemptsByServer.AddOrUpdate(config.Name, 1, (_, n) => n + 1);
         switch (_plan.TryDequeue(out Attempt planned) ? planned : Default)
         {
             case Attempt.Refuse:
@@ -138,6 +143,7 @@ internal sealed class InMemoryServer : IAsyncDisposable
 
     public InMemoryServer(string name, Func<InMemoryServer, CallToolRequestParams, CancellationToken, ValueTask<CallToolResult>> work)
     {
+        Name = name;
         var options = new McpServerOptions
         {
             ServerInfo = new Implementation { Name = name, Version = "1.0" },
@@ -157,6 +163,9 @@ internal sealed class InMemoryServer : IAsyncDisposable
         _running = _server.RunAsync();
         ClientTransport = new StreamClientTransport(_toServer.Writer.AsStream(), _toClient.Reader.AsStream(), NullLoggerFactory.Instance);
     }
+
+    /// <summary>The name of the configured server this one was started for.</summary>
+    public string Name { get; }
 
     /// <summary>The gateway's side of the pipes.</summary>
     public IClientTransport ClientTransport { get; }
