@@ -19,6 +19,7 @@ namespace McpGateway.Downstream;
 internal sealed partial class DownstreamServer : IAsyncDisposable
 {
     private readonly DownstreamOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly IDownstreamTransportFactory _transports;
@@ -33,6 +34,8 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
     {
         Config = config;
         _options = options;
+        _time = time;
+
         // The SDK's client and transport quote what the server sent (a whole HTTP error body) in their log lines.
         _loggerFactory = new RedactingLoggerFactory(loggerFactory);
         _logger = loggerFactory.CreateLogger("McpGateway.Downstream." + config.Name);
@@ -127,10 +130,10 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         {
             return await connection.SendRequestAsync(method, parameters, timeout, cancellationToken);
         }
-        catch (McpException) when (Config.Transport == ServerTransport.Http && SessionExpired(connection))
+        catch (Exception ex) when (Config.Transport == ServerTransport.Http && !cancellationToken.IsCancellationRequested && SessionExpired(connection, ex))
         {
             LogSessionExpired(_logger, Name);
-            await _supervisor.ReconnectAsync("the server forgot the session (HTTP 404)", cancellationToken);
+            await _supervisor.ReconnectAsync(connection, "the server forgot the session (HTTP 404)", cancellationToken);
             DownstreamConnection again = _supervisor.Connection is { IsLost: false } renewed ? renewed : throw NotAvailable();
             return await again.SendRequestAsync(method, parameters?.DeepClone(), timeout, cancellationToken);
         }
@@ -144,7 +147,8 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         DownstreamStatus status = _supervisor.Status;
         if (status.RetryAt is { } at && at > DateTimeOffset.MinValue)
         {
-            double seconds = Math.Max(0, Math.Ceiling((at - DateTimeOffset.UtcNow).TotalSeconds));
+            // RetryAt is on the supervisor's clock.
+            double seconds = Math.Max(0, Math.Ceiling((at - _time.GetUtcNow()).TotalSeconds));
             return $"Server '{Name}' is not available right now; retrying in {seconds.ToString(CultureInfo.InvariantCulture)} s.";
         }
 
@@ -221,9 +225,13 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         Changed?.Invoke(this);
     }
 
-    /// <summary>True when the connection ended because an HTTP server answered 404 to the session.</summary>
-    private static bool SessionExpired(DownstreamConnection connection) =>
-        connection.Completion is { IsCompletedSuccessfully: true } done && done.Result is HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound };
+    /// <summary>
+    /// True when an HTTP server answered 404 to the session: the SDK fails the request with the status (and ends the
+    /// connection, which may be seen a moment later), or failed it because the connection ended so.
+    /// </summary>
+    private static bool SessionExpired(DownstreamConnection connection, Exception ex) =>
+        ex is HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } || ex.InnerException is HttpRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } ||
+        (ex is McpException && connection.Completion is { IsCompletedSuccessfully: true } done && done.Result is HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound });
 
     public async ValueTask DisposeAsync()
     {

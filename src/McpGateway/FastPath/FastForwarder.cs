@@ -131,10 +131,17 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
                 _downstream?.Failed(GatewayTelemetry.ErrorTypes.Timeout);
                 return Error(DownstreamErrors.RequestTimeoutErrorCode, $"The request to server '{Route.Server.Name}' timed out after {timeout.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms.");
             }
+            catch (OversizedReplyException ex)
+            {
+                // The reply was dropped unread and the connection kept: the caller is told so, as on the full path.
+                _downstream?.Failed(GatewayTelemetry.ErrorTypes.ReplyTooLarge);
+                return Error(-32603, ex.Message);
+            }
             catch (IOException ex)
             {
-                _downstream?.Failed(ex is OversizedReplyException ? GatewayTelemetry.ErrorTypes.ReplyTooLarge : GatewayTelemetry.ErrorTypes.ConnectionClosed);
-                return Error(-32603, $"Server '{Route.Server.Name}' closed the connection during the request.");
+                // The connection is over; its reason ("the process exited with code 137") in the full path's words.
+                _downstream?.Failed(GatewayTelemetry.ErrorTypes.ConnectionClosed);
+                return Error(-32603, $"Server '{Route.Server.Name}' stopped during the request ({ex.Message}).");
             }
             finally
             {

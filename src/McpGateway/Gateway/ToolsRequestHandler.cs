@@ -197,7 +197,8 @@ internal sealed partial class ToolsRequestHandler(
     {
         if (!route.Server.IsReady)
         {
-            return ToolResults.Error($"Server '{route.Server.Name}' is not available right now; try again later.");
+            // "... retrying in N s", from the server's supervisor.
+            return ToolResults.Error(route.Server.NotAvailableMessage());
         }
 
         return await Forwarding.SendAsync(route.Server, ModelContextProtocol.Protocol.RequestMethods.ToolsCall, parameters, upstream, timeout ?? route.Server.CallTimeout, cancellationToken);

@@ -48,6 +48,9 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
 
     public bool IsLost => _lost.IsCancellationRequested;
 
+    /// <summary>Why the connection was lost, once it is.</summary>
+    public string? LostReason => IsLost ? Volatile.Read(ref _lostReason) : null;
+
     /// <summary>Cancelled when the connection is lost.</summary>
     public CancellationToken LostToken => _lost.Token;
 
@@ -163,6 +166,13 @@ internal sealed partial class DownstreamConnection : IAsyncDisposable
         {
             telemetry?.Failed(GatewayTelemetry.ErrorTypes.ReplyTooLarge);
             throw new McpException((ex as OversizedReplyException ?? ex.InnerException!).Message);
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode != System.Net.HttpStatusCode.NotFound && !cancellationToken.IsCancellationRequested)
+        {
+            // An HTTP server that answered an error status or could not be reached: a clear error naming it, not the
+            // agent's SDK's "An error occurred". (404, an expired session, is the server's to handle: it reconnects.)
+            LogCallFailed(_logger, Name, method, AuditRedaction.Excerpt(ex.Message));
+            throw new McpException($"Server '{Name}' failed the request: {AuditRedaction.Excerpt(ex.Message)}");
         }
         // A cancellation that is neither the caller's nor the timeout is the client cancelling its pending requests
         // because the connection closed (the server died mid-call): the same failure as a transport error.

@@ -26,6 +26,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
     private readonly Queue<DateTimeOffset> _failures = new();
     private volatile DownstreamConnection? _connection;
     private volatile DownstreamStatus _status;
+    private TaskCompletionSource _attemptEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _reconnectRequested;
     private Task? _loop;
     private int _attempts;
@@ -69,32 +70,25 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
     }
 
     /// <summary>
-    /// Drops the current connection and connects again without waiting for the backoff (an HTTP server that forgot
-    /// the session, say). Completes when the new attempt has succeeded or failed.
+    /// Drops <paramref name="failed"/> and connects again without waiting for the backoff (an HTTP server that forgot
+    /// the session, say). Completes when the next attempt has succeeded or failed; at once when another caller's
+    /// reconnect has already replaced the connection, so calls that fail together reconnect once.
     /// </summary>
-    public async Task ReconnectAsync(string reason, CancellationToken cancellationToken)
+    public async Task ReconnectAsync(DownstreamConnection failed, string reason, CancellationToken cancellationToken)
     {
-        DownstreamConnection? current = _connection;
-        var attempted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnStatus(DownstreamStatus status)
+        TaskCompletionSource attempted = Volatile.Read(ref _attemptEnded);
+        if (_connection is { IsLost: false } current && !ReferenceEquals(current, failed))
         {
-            if (status.State is not DownstreamState.Restarting and not DownstreamState.Starting)
-            {
-                attempted.TrySetResult();
-            }
+            return;
         }
 
-        StatusChanged += OnStatus;
-        try
+        if (!failed.IsLost)
         {
             Volatile.Write(ref _reconnectRequested, 1);
-            current?.Lose(reason);
-            await attempted.Task.WaitAsync(_startTimeout + _startTimeout, _time, cancellationToken);
+            failed.Lose(reason);
         }
-        finally
-        {
-            StatusChanged -= OnStatus;
-        }
+
+        await attempted.Task.WaitAsync(_startTimeout + _startTimeout, _time, cancellationToken);
     }
 
     private async Task RunAsync(CancellationToken stopping)
@@ -109,6 +103,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
                 _connection = connection;
                 SetStatus(new DownstreamStatus(DownstreamState.Ready) { Restarts = Restarts });
                 _firstAttempt.TrySetResult();
+                EndAttempt();
                 LogReady(_logger, _name, connection.ProtocolVersion ?? "?");
                 reason = await LostAsync(connection, stopping);
                 if (stopping.IsCancellationRequested)
@@ -146,6 +141,12 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
                 Restarts = Restarts,
             });
             _firstAttempt.TrySetResult();
+            if (connection is null)
+            {
+                // The attempt failed (rather than a connection it made being lost later).
+                EndAttempt();
+            }
+
             if (looping)
             {
                 LogCrashLoop(_logger, _name, reason, delay.TotalSeconds);
@@ -169,14 +170,20 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
 
         SetStatus(new DownstreamStatus(DownstreamState.Stopped) { Restarts = Restarts });
         _firstAttempt.TrySetResult();
+        EndAttempt();
     }
+
+    /// <summary>An attempt succeeded or failed (or supervision stopped): reconnects waiting for one may go on.</summary>
+    private void EndAttempt() =>
+        Interlocked.Exchange(ref _attemptEnded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private int Restarts => _attempts;
 
     private async Task<DownstreamConnection> ConnectAsync(CancellationToken stopping)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        timeout.CancelAfter(_startTimeout);
+        // On the injected clock, like every other wait of the supervisor.
+        using var deadline = new CancellationTokenSource(_startTimeout, _time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping, deadline.Token);
         DownstreamConnection? connection = null;
         try
         {
@@ -188,7 +195,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
 
             return connection;
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
             if (connection is not null)
             {
@@ -222,7 +229,8 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
             return reason;
         }
 
-        return "the connection was dropped";
+        // Dropped on purpose (a reconnect): the reason it was given.
+        return connection.LostReason ?? "the connection was dropped";
     }
 
     /// <summary>The next reconnect delay: doubling from the initial one up to the cap, spread by the jitter; the crash-loop delay in a crash loop.</summary>

@@ -20,6 +20,7 @@ internal static partial class ChildProcesses
     private const int SigTerm = 15;
     private const int SigKill = 9;
 
+    // "kill -SIG -GROUP", without "--": dash (sh on Debian and Ubuntu) takes "--" for a process id and signals nothing.
     private const string WatchdogScript = """
         trap '' INT TERM HUP QUIT
         groups=""
@@ -30,9 +31,9 @@ internal static partial class ChildProcesses
           esac
         done
         [ -n "$groups" ] || exit 0
-        for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; done
+        for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
         sleep 2
-        for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+        for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
         exit 0
         """;
 

@@ -88,6 +88,7 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         : base(name, process.StandardOutput.BaseStream, process.StandardInput.BaseStream, loggerFactory, maxMessageBytes)
     {
         _process = process;
+        ProcessId = process.Id;
         _stopGrace = stopGrace;
         _stderrLine = stderrLine;
         _logger = loggerFactory.CreateLogger<StdioProcessTransport>();
@@ -101,7 +102,8 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         }
     }
 
-    public int ProcessId => _process.Id;
+    /// <summary>Kept from the start: a close on another thread may run while <see cref="DisposeAsync"/> disposes the process.</summary>
+    public int ProcessId { get; }
 
     /// <summary>Why the connection is over, once it is; null while it lives.</summary>
     public string? ClosedReason => _closed;
@@ -183,18 +185,33 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
 
     /// <summary>
     /// A reply too large to take: whoever waits for it gets an error saying so (a raw request directly, an SDK request
-    /// through an error response in its place); a message that cannot be matched to a request ends the connection,
-    /// which is restarted, rather than leave a caller waiting for its timeout.
+    /// through an error response in its place). A notification is dropped, and a request of the server's own is
+    /// answered with an error; a message that cannot be matched to anything ends the connection, which is restarted,
+    /// rather than leave a caller waiting for its timeout.
     /// </summary>
     protected override void OnOversizedLine(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail, long length)
     {
         string message = $"The reply of server '{Name}' was {length.ToString(CultureInfo.InvariantCulture)} bytes, more than its limit of {MaxLineBytes.ToString(CultureInfo.InvariantCulture)} (maxMessageBytes); it was dropped.";
-        if (OversizedMessageId.Find(head, tail) is not { } id)
+        OversizedMessage skipped = OversizedMessageId.Read(head, tail);
+        switch (skipped.Kind)
         {
-            Close($"it sent a message of {length} bytes, over its limit of {MaxLineBytes}, that answers no request the gateway can name");
-            return;
+            case OversizedKind.Notification:
+                // Nobody waits for it: dropped (and logged), the connection kept.
+                return;
+            case OversizedKind.Request:
+                // The server's own request (sampling, say): the server is told, so it waits for nothing.
+                _ = SendMessageAsync(new JsonRpcError
+                {
+                    Id = skipped.Id!.Value,
+                    Error = new JsonRpcErrorDetail { Code = (int)McpErrorCode.InternalError, Message = $"The gateway dropped this request of {length.ToString(CultureInfo.InvariantCulture)} bytes: its limit is {MaxLineBytes.ToString(CultureInfo.InvariantCulture)} bytes (maxMessageBytes)." },
+                });
+                return;
+            case OversizedKind.Unknown:
+                Close($"it sent a message of {length} bytes, over its limit of {MaxLineBytes}, that answers no request the gateway can name");
+                return;
         }
 
+        RequestId id = skipped.Id!.Value;
         if (id.Id is string text && text.StartsWith(RawIdPrefix, StringComparison.Ordinal))
         {
             if (_raw.TryRemove(text, out RawRequest? pending))
@@ -261,33 +278,42 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
 
     protected override void OnInputEnded(Exception? error)
     {
-        if (_process.HasExited)
+        if (error is null && !HasExited())
         {
-            Close(DescribeExit());
+            // A process's output ends a moment before it is seen to exit: wait that moment (at most a bounded while), so the reason
+            // carries the exit code, whichever of the two the gateway notices first.
+            _ = CloseOnceExitedAsync();
             return;
         }
 
-        // The output usually ends because the process is exiting, a moment before the exit is observable: wait for
-        // it (a bounded while; a server that closes its output and lives on is broken anyway) so the reason carries
-        // the exit code.
-        _ = CloseWhenExitedAsync(error);
+        Close(HasExited() ? DescribeExit() : error is null ? "the server closed its output" : "reading from the server failed: " + error.Message);
     }
 
-    private async Task CloseWhenExitedAsync(Exception? error)
+    private async Task CloseOnceExitedAsync()
     {
-        using var grace = new CancellationTokenSource(s_outputEndedGrace);
         try
         {
+            using var grace = new CancellationTokenSource(s_outputEndedGrace);
             await _process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
         {
+            // Still running (a server that closed its output but lives on), or already disposed.
+        }
+
+        Close(HasExited() ? DescribeExit() : "the server closed its output");
+    }
+
+    private bool HasExited()
+    {
+        try
+        {
+            return _process.HasExited;
         }
         catch (InvalidOperationException)
         {
+            return true;
         }
-
-        Close(_process.HasExited ? DescribeExit() : error is null ? "the server closed its output" : "reading from the server failed: " + error.Message);
     }
 
     /// <summary>Ends the connection once: fails every raw request in flight, then completes the SDK's channel with the reason.</summary>
@@ -310,25 +336,30 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         if (Interlocked.Exchange(ref _disconnected, 1) == 0)
         {
             // The same completion the SDK's stdio transport reports, so the exit code and stderr tail reach the logs.
+            // Nothing here may throw: the SDK's channel must complete, or everything waiting on it waits forever.
             SetDisconnected(new ClientTransportClosedException(new StdioClientCompletionDetails
             {
-                ProcessId = _process.Id,
-                ExitCode = _process.HasExited ? _process.ExitCode : null,
+                ProcessId = ProcessId,
+                ExitCode = ExitCode(),
                 StandardErrorTail = [.. StandardErrorTail],
                 Exception = ended,
             }));
         }
     }
 
-    private string DescribeExit()
+    private string DescribeExit() =>
+        ExitCode() is int code ? $"the process exited with code {code.ToString(CultureInfo.InvariantCulture)}" : "the process exited";
+
+    /// <summary>The exit code once the process has exited; null before, and once the process object is disposed.</summary>
+    private int? ExitCode()
     {
         try
         {
-            return _process.HasExited ? $"the process exited with code {_process.ExitCode.ToString(CultureInfo.InvariantCulture)}" : "the process exited";
+            return _process.HasExited ? _process.ExitCode : null;
         }
         catch (InvalidOperationException)
         {
-            return "the process exited";
+            return null;
         }
     }
 
@@ -419,47 +450,94 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
 /// <summary>A reply over the server's message size limit, dropped unread.</summary>
 internal sealed class OversizedReplyException(string message) : IOException(message);
 
+/// <summary>What a message skipped for its size was, as far as its first and last bytes tell.</summary>
+internal enum OversizedKind
+{
+    /// <summary>Nothing tells: no id could be found where one would be.</summary>
+    Unknown,
+
+    /// <summary>A result or error: the answer to the gateway's request with the id.</summary>
+    Response,
+
+    /// <summary>A request of the server's own (sampling, say): its id is in the server's numbering, not the gateway's.</summary>
+    Request,
+
+    /// <summary>A notification: nobody waits for it.</summary>
+    Notification,
+}
+
+/// <summary>A message skipped for its size: what it was, and its id when it has one.</summary>
+internal readonly record struct OversizedMessage(OversizedKind Kind, RequestId? Id = null);
+
 /// <summary>
 /// Finds the id of a message that was skipped for its size, from its first and last bytes only. The top-level
-/// <c>id</c> is either among the first properties (the C# SDK writes <c>jsonrpc</c> and <c>id</c> first) or the last
-/// (the TypeScript SDK writes it after the result), where it is followed by nothing but the object's closing brace.
+/// <c>id</c> is either among the first properties (some SDKs write <c>jsonrpc</c> and <c>id</c> first) or among the
+/// last, after the result: followed by nothing but the closing brace (the TypeScript SDK: result, jsonrpc, id) or by
+/// <c>"jsonrpc":"2.0"</c> and the brace (the C# SDK: result, id, jsonrpc).
+/// A top-level <c>method</c> makes it a request or notification of the server's: its id, if any, answers nothing of
+/// the gateway's (both sides number their requests from 0, so taking it for a reply would fail an unrelated call).
 /// </summary>
 internal static partial class OversizedMessageId
 {
-    public static RequestId? Find(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail) => FromHead(head) ?? FromTail(tail);
+    /// <summary>The id of the gateway's request that a skipped response answers; null for anything else.</summary>
+    public static RequestId? Find(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail) =>
+        Read(head, tail) is { Kind: OversizedKind.Response, Id: { } id } ? id : null;
 
-    private static RequestId? FromHead(ReadOnlySpan<byte> head)
+    public static OversizedMessage Read(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
+    {
+        (RequestId? id, bool hasMethod) = FromHead(head);
+        id ??= FromTail(tail);
+        return (id, hasMethod) switch
+        {
+            (null, true) => new OversizedMessage(OversizedKind.Notification),
+            (null, false) => new OversizedMessage(OversizedKind.Unknown),
+            (_, true) => new OversizedMessage(OversizedKind.Request, id),
+            _ => new OversizedMessage(OversizedKind.Response, id),
+        };
+    }
+
+    /// <summary>The id among the first properties, and whether a <c>method</c> is among them (before a value too long to read).</summary>
+    private static (RequestId? Id, bool HasMethod) FromHead(ReadOnlySpan<byte> head)
     {
         var reader = new Utf8JsonReader(head, isFinalBlock: false, default);
+        RequestId? id = null;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return null;
+                return (null, false);
             }
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                if (reader.ValueTextEquals("method"u8))
+                {
+                    return (id, true);
+                }
+
                 bool isId = reader.ValueTextEquals("id"u8);
                 if (!reader.Read())
                 {
-                    return null;
+                    break;
                 }
 
                 if (isId)
                 {
-                    return reader.TokenType switch
+                    id = reader.TokenType switch
                     {
                         JsonTokenType.String => new RequestId(reader.GetString()!),
                         JsonTokenType.Number when reader.TryGetInt64(out long number) => new RequestId(number),
                         _ => null,
                     };
+
+                    // Read on: a request's method may come after its id.
+                    continue;
                 }
 
                 if (!reader.TrySkip())
                 {
-                    // The id comes after this value, beyond what was kept.
-                    return null;
+                    // The rest is beyond what was kept.
+                    break;
                 }
             }
         }
@@ -467,7 +545,7 @@ internal static partial class OversizedMessageId
         {
         }
 
-        return null;
+        return (id, false);
     }
 
     private static RequestId? FromTail(ReadOnlySpan<byte> tail)
@@ -486,6 +564,6 @@ internal static partial class OversizedMessageId
         return match.Groups["text"].Success ? new RequestId(JsonSerializer.Deserialize(match.Groups["text"].Value, GatewayJsonContext.Default.String)!) : null;
     }
 
-    [GeneratedRegex("""[,{]\s*"id"\s*:\s*(?:(?<number>-?\d+)|(?<text>"(?:[^"\\]|\\.)*"))\s*\}\s*$""", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("""[,{]\s*"id"\s*:\s*(?:(?<number>-?\d+)|(?<text>"(?:[^"\\]|\\.)*"))\s*(?:,\s*"jsonrpc"\s*:\s*"2\.0"\s*)?\}\s*$""", RegexOptions.CultureInvariant)]
     private static partial Regex TrailingId();
 }
