@@ -1,12 +1,12 @@
 using McpGateway.Diagnostics;
 using McpGateway.Downstream;
+using McpGateway.FastPath;
 using McpGateway.Gateway;
-using McpGateway.Hosting;
 using McpGateway.Identity;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace McpGateway.FastPath;
+namespace McpGateway.Hosting;
 
 /// <summary>
 /// Answers simple <c>tools/call</c> POSTs to <c>/mcp</c> on the fast path, with a plain JSON response, before the
