@@ -55,6 +55,7 @@ internal sealed class AuditedGateway : IAsyncDisposable
     /// <param name="audit">The <c>audit</c> section besides <c>file</c> (arguments, maxFileBytes, maxFiles...).</param>
     /// <param name="settings">Other top-level sections of the settings file (limits...).</param>
     /// <param name="keysFor">Agents that get an API key each; any key turns authentication on.</param>
+    /// <param name="prepare">Writes more files into the gateway's folder before it starts (a JWKS the settings name).</param>
     public static async Task<AuditedGateway> StartAsync(
         string serversJson,
         string rulesJson,
@@ -63,9 +64,11 @@ internal sealed class AuditedGateway : IAsyncDisposable
         JsonObject? settings = null,
         IReadOnlyList<string>? keysFor = null,
         GatewayOptions? options = null,
-        bool stateless = false)
+        bool stateless = false,
+        Action<string>? prepare = null)
     {
         string folder = Directory.CreateTempSubdirectory("mcp-gateway-audit-").FullName;
+        prepare?.Invoke(folder);
         var keys = new Dictionary<string, TestKey>(StringComparer.Ordinal);
         if (keysFor is { Count: > 0 })
         {

@@ -3,6 +3,7 @@ using McpGateway.Configuration;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
@@ -35,6 +36,11 @@ internal static partial class JwtAuthentication
 
         // Claim names as the token has them (sub, client_id, scope), not mapped to long WS-* URIs.
         options.MapInboundClaims = false;
+
+        // An agent sends the same token on every request: it is validated again only when it expires, when the
+        // signing keys change, or a minute on (see ValidatedTokenCache), instead of checking its signature each time.
+        options.TokenHandlers.Clear();
+        options.TokenHandlers.Add(new ValidatedTokenCache(new JsonWebTokenHandler { MapInboundClaims = false }, TimeProvider.System));
 
         // A token signed with a key the gateway has not seen (the authorization server rotated) makes it fetch the
         // keys again, at most this often; by default that refresh happens in the background and the token that
