@@ -3,7 +3,7 @@ using System.Text;
 using McpGateway.LoadTest;
 
 // The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
-// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--out FILE] [--only TEXT] [--no-scale | --scale-only]
+// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--out FILE] [--only TEXT | --only ^PREFIX] [--no-scale | --scale-only]
 var settings = BenchSettings.Parse(args);
 string root = BenchSettings.FindRoot();
 string work = Directory.CreateTempSubdirectory("mcp-loadtest-").FullName;
@@ -29,15 +29,25 @@ File.WriteAllText(fastServers, "{\"mcpServers\": {\"fast\": {\"command\": " + Sy
 File.WriteAllText(rules, """{"agents": {"bench": {"allow": {"servers": ["everything", "fast"]}}}}""");
 var agentHeader = new Dictionary<string, string> { ["X-Agent-Id"] = "bench" };
 
+// The stateful HTTP gateway as it is, and with an API key, a JWT, the audit log, and each credential with the audit.
+IReadOnlyList<AuthVariant> variants = await AuthVariants.CreateAsync(work, gatewayDll, fastServers, rules, "bench");
+Func<Target> Stateful(AuthVariant variant, string serversFile, string downstream) => () => new HttpProcessTarget(
+    $"gateway http stateful{variant.Label} → {downstream}",
+    "dotnet",
+    [gatewayDll, "serve", "--config", serversFile, "--rules", rules, .. variant.SettingsFile is null ? Array.Empty<string>() : ["--settings", variant.SettingsFile], "--http", "{port}", "--log-level", "Warning"],
+    p => new Uri($"http://127.0.0.1:{p}/mcp"),
+    false,
+    variant.Headers) { ToolPrefix = downstream + "_" };
+
 Func<Target>[] targets =
 [
     () => new DirectStdioTarget("fast, direct stdio", fast, ["fast"]),
     () => new GatewayStdioTarget("gateway stdio → fast", gatewayDll, fastServers, rules, "bench") { ToolPrefix = "fast_" },
-    () => new HttpProcessTarget("gateway http stateful → fast", "dotnet", [gatewayDll, "serve", "--config", fastServers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "fast_" },
+    .. variants.Select(v => Stateful(v, fastServers, "fast")),
     () => new HttpProcessTarget("gateway http stateless → fast", "dotnet", [gatewayDll, "serve", "--config", fastServers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "fast_" },
     () => new DirectStdioTarget("everything, direct stdio", "node", [everything]),
     () => new GatewayStdioTarget("gateway stdio → everything", gatewayDll, servers, rules, "bench") { ToolPrefix = "everything_" },
-    () => new HttpProcessTarget("gateway http stateful → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "everything_" },
+    .. variants.Select(v => Stateful(v, servers, "everything")),
     () => new HttpProcessTarget("gateway http stateless → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "everything_" },
     .. PeerTargets.Create(everything, work),
 ];
@@ -52,7 +62,7 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
         foreach (Func<Target> make in targets)
         {
             await using Target target = make();
-            if (settings.Filter is not null && !target.Name.Contains(settings.Filter, StringComparison.Ordinal))
+            if (!BenchSettings.Matches(target.Name, settings.Filter))
             {
                 continue;
             }
@@ -116,6 +126,10 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
 
         return new BenchSettings(calls, sessions, repeat, output, filter, load, scale);
     }
+
+    /// <summary>Whether a target is wanted: its name contains <paramref name="filter"/>, or starts with what follows a leading <c>^</c>.</summary>
+    public static bool Matches(string name, string? filter) =>
+        filter is null || (filter.StartsWith('^') ? name.StartsWith(filter[1..], StringComparison.Ordinal) : name.Contains(filter, StringComparison.Ordinal));
 
     public static string FindRoot()
     {
