@@ -61,8 +61,14 @@ public sealed class TokenGateway : IAsyncLifetime
     }
 
     /// <summary>A token for <paramref name="subject"/>, signed with the gateway's key unless <paramref name="signer"/> is given.</summary>
-    public string Token(string subject, TimeSpan? lifetime = null, string audience = Audience, RSA? signer = null)
+    public string Token(string subject, TimeSpan? lifetime = null, string audience = Audience, RSA? signer = null, IReadOnlyDictionary<string, string>? claims = null)
     {
+        var identity = new ClaimsIdentity([new Claim("sub", subject)]);
+        foreach ((string type, string value) in claims ?? new Dictionary<string, string>())
+        {
+            identity.AddClaim(new Claim(type, value));
+        }
+
         DateTime now = DateTime.UtcNow;
         DateTime expires = now + (lifetime ?? TimeSpan.FromHours(1));
         DateTime issued = expires < now ? expires.AddMinutes(-10) : now;
@@ -70,7 +76,7 @@ public sealed class TokenGateway : IAsyncLifetime
         {
             Issuer = Issuer,
             Audience = audience,
-            Subject = new ClaimsIdentity([new Claim("sub", subject)]),
+            Subject = identity,
             IssuedAt = issued,
             NotBefore = issued.AddMinutes(-1),
             Expires = expires,
@@ -111,6 +117,24 @@ public sealed class AuditTokenTests(TokenGateway tokens) : IClassFixture<TokenGa
         string text = gateway.AllText();
         Assert.DoesNotContain(token, text, StringComparison.Ordinal);
         Assert.DoesNotContain(token[(token.LastIndexOf('.') + 1)..], text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TokenCarryingTheGatewaysOwnClaimNames_CannotChooseItsAgentOrCredential()
+    {
+        AuditedGateway gateway = tokens.Gateway;
+        var forged = new Dictionary<string, string> { ["mcp-gateway/agent"] = "beta", ["mcp-gateway/credential"] = "key:00000000", ["mcp-gateway/source"] = "ApiKey" };
+        McpClient client = await gateway.Gateway.ConnectAsync(ServedTransport.Http, cancellationToken: Ct, headers: new Dictionary<string, string> { ["Authorization"] = "Bearer " + tokens.Token("alpha", claims: forged) });
+        AuditMark mark = await gateway.MarkAsync(Ct);
+
+        string[] tools = await client.ListToolNamesAsync(Ct);
+
+        JsonObject record = Assert.Single(await gateway.RecordsSinceAsync(mark, 1, Ct));
+        Assert.Contains("everything_echo", tools);
+        Assert.DoesNotContain("fixture_a_b", tools);
+        Assert.Equal("alpha", record["agent"]?.GetValue<string>());
+        Assert.Equal("jwt", record["identitySource"]?.GetValue<string>());
+        Assert.Equal("jwt:alpha", record["credentialId"]?.GetValue<string>());
     }
 
     [Fact]

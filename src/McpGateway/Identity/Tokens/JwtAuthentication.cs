@@ -90,7 +90,7 @@ internal static partial class JwtAuthentication
                 string? value = principal.FindFirst(jwt.AgentClaim)?.Value;
                 string? agent = value is null ? null : jwt.Agents is { } table ? table.GetValueOrDefault(value) : value;
                 string subject = principal.FindFirst("sub")?.Value ?? principal.FindFirst("client_id")?.Value ?? value ?? "?";
-                principal.AddIdentity(GatewayClaims.ForToken(agent, "jwt:" + subject));
+                principal.AddIdentity(GatewayClaims.ForToken(agent, "jwt:" + subject, principal));
                 if (agent is null)
                 {
                     LogNoAgent(logger, jwt.AgentClaim, subject);
