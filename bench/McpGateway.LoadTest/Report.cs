@@ -15,7 +15,7 @@ internal static partial class Report
     {
         Row[] rows = [.. results.GroupBy(r => (r.Target, r.Sessions)).OrderBy(g => g.Key.Sessions).Select(g => new Row(g.Key.Target, g.Key.Sessions, [.. g]))];
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{settings.Calls} `tools/call` of `echo` per run after a warm-up of at least 5 s; {settings.Repeat} rounds, targets interleaved, medians shown. Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{settings.Calls} `tools/call` of `echo` per run after a warm-up of at least {settings.Warmup.TotalSeconds:F0} s; {settings.Repeat} rounds, targets interleaved, medians shown. Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
         sb.AppendLine();
         Goals(sb, rows, results);
         AuthenticationAndAudit(sb, rows, results);
