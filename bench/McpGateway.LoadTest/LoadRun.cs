@@ -23,7 +23,8 @@ internal sealed record LoadResult(
 /// </summary>
 internal static class LoadRun
 {
-    private static readonly TimeSpan s_warmupTime = TimeSpan.FromSeconds(5);
+    /// <summary>The default warm-up; a gateway with authentication has more code to compile again, and wants longer (<c>--warmup</c>).</summary>
+    public static readonly TimeSpan DefaultWarmup = TimeSpan.FromSeconds(5);
 
     public static async Task<LoadResult> RunAsync(
         string target,
@@ -31,8 +32,10 @@ internal static class LoadRun
         int calls,
         int warmupCalls,
         IReadOnlyDictionary<string, int> processes,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        TimeSpan? warmup = null)
     {
+        TimeSpan warmupTime = warmup ?? DefaultWarmup;
         await Task.WhenAll(sessions.Select(s => s.InitializeAsync(cancellationToken)));
 
         // Warm up for a while, not only a number of calls: the runtimes under test (and this one) compile their hot
@@ -41,7 +44,7 @@ internal static class LoadRun
         while (warmupCalls > 0)
         {
             await DriveAsync(sessions, warmupCalls, latencies: null, cancellationToken);
-            if (Stopwatch.GetElapsedTime(warmupStarted) >= s_warmupTime)
+            if (Stopwatch.GetElapsedTime(warmupStarted) >= warmupTime)
             {
                 break;
             }

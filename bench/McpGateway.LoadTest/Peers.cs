@@ -76,7 +76,7 @@ internal static class PeerTargets
         ];
 
         string? filter = OnlyFilter();
-        (string Name, Func<Target> Make)[] wanted = [.. all.Where(t => filter is null || t.Name.Contains(filter, StringComparison.Ordinal))];
+        (string Name, Func<Target> Make)[] wanted = [.. all.Where(t => BenchSettings.Matches(t.Name, filter))];
         if (wanted.Length == 0)
         {
             return [];

@@ -3,8 +3,12 @@ using System.Text;
 using McpGateway.LoadTest;
 
 // The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
-// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--out FILE] [--only TEXT] [--no-scale | --scale-only]
+// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--warmup SECONDS] [--out FILE] [--only TEXT|^PREFIX|...] [--no-scale | --scale-only]
 var settings = BenchSettings.Parse(args);
+
+// Other work on the machine inflates CPU per call; the report says how busy it was.
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+string loadAtStart = LoadAverage();
 string root = BenchSettings.FindRoot();
 string work = Directory.CreateTempSubdirectory("mcp-loadtest-").FullName;
 string everything = Path.Combine(root, "tests", "fixtures", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
@@ -29,15 +33,25 @@ File.WriteAllText(fastServers, "{\"mcpServers\": {\"fast\": {\"command\": " + Sy
 File.WriteAllText(rules, """{"agents": {"bench": {"allow": {"servers": ["everything", "fast"]}}}}""");
 var agentHeader = new Dictionary<string, string> { ["X-Agent-Id"] = "bench" };
 
+// The stateful HTTP gateway as it is, and with an API key, a JWT, the audit log, and each credential with the audit.
+IReadOnlyList<AuthVariant> variants = await AuthVariants.CreateAsync(work, gatewayDll, fastServers, rules, "bench");
+Func<Target> Stateful(AuthVariant variant, string serversFile, string downstream) => () => new HttpProcessTarget(
+    $"gateway http stateful{variant.Label} → {downstream}",
+    "dotnet",
+    [gatewayDll, "serve", "--config", serversFile, "--rules", rules, .. variant.SettingsFile is null ? Array.Empty<string>() : ["--settings", variant.SettingsFile], "--http", "{port}", "--log-level", "Warning"],
+    p => new Uri($"http://127.0.0.1:{p}/mcp"),
+    false,
+    variant.Headers) { ToolPrefix = downstream + "_" };
+
 Func<Target>[] targets =
 [
     () => new DirectStdioTarget("fast, direct stdio", fast, ["fast"]),
     () => new GatewayStdioTarget("gateway stdio → fast", gatewayDll, fastServers, rules, "bench") { ToolPrefix = "fast_" },
-    () => new HttpProcessTarget("gateway http stateful → fast", "dotnet", [gatewayDll, "serve", "--config", fastServers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "fast_" },
+    .. variants.Select(v => Stateful(v, fastServers, "fast")),
     () => new HttpProcessTarget("gateway http stateless → fast", "dotnet", [gatewayDll, "serve", "--config", fastServers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "fast_" },
     () => new DirectStdioTarget("everything, direct stdio", "node", [everything]),
     () => new GatewayStdioTarget("gateway stdio → everything", gatewayDll, servers, rules, "bench") { ToolPrefix = "everything_" },
-    () => new HttpProcessTarget("gateway http stateful → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), false, agentHeader) { ToolPrefix = "everything_" },
+    .. variants.Select(v => Stateful(v, servers, "everything")),
     () => new HttpProcessTarget("gateway http stateless → everything", "dotnet", [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"], p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = "everything_" },
     .. PeerTargets.Create(everything, work),
 ];
@@ -52,7 +66,7 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
         foreach (Func<Target> make in targets)
         {
             await using Target target = make();
-            if (settings.Filter is not null && !target.Name.Contains(settings.Filter, StringComparison.Ordinal))
+            if (!BenchSettings.Matches(target.Name, settings.Filter))
             {
                 continue;
             }
@@ -60,7 +74,7 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
             await target.StartAsync(cancel.Token);
             var template = new CallTemplate(target.ToolPrefix + "echo", """{"message":"hello"}""");
             IReadOnlyList<ILoadSession> open = await target.OpenSessionsAsync(sessions, template, cancel.Token);
-            LoadResult result = await LoadRun.RunAsync(target.Name, open, settings.Calls, Math.Min(500, settings.Calls / 4), target.Processes, cancel.Token);
+            LoadResult result = await LoadRun.RunAsync(target.Name, open, settings.Calls, Math.Min(500, settings.Calls / 4), target.Processes, cancel.Token, settings.Warmup);
             foreach (ILoadSession session in open)
             {
                 await session.DisposeAsync();
@@ -73,7 +87,8 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
 }
 
 string report = $"# mcp-gateway benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{Environment.NewLine}{Environment.NewLine}" +
-    "Produced by `dotnet run -c Release --project bench/McpGateway.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args) : string.Empty) + "`." + Environment.NewLine + Environment.NewLine +
+    "Produced by `dotnet run -c Release --project bench/McpGateway.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) || a.Contains('|', StringComparison.Ordinal) ? $"\"{a}\"" : a)) : string.Empty) + "`. " +
+    $"Load average (1, 5, 15 min) at the start: {loadAtStart}; at the end: {LoadAverage()}." + Environment.NewLine + Environment.NewLine +
     (settings.Load ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty);
 if (settings.Scale)
 {
@@ -93,9 +108,13 @@ return 0;
 
 internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output, string? Filter = null, bool Load = true, bool Scale = true)
 {
+    /// <summary>How long each run warms up before it measures (<c>--warmup SECONDS</c>).</summary>
+    public TimeSpan Warmup { get; init; } = LoadRun.DefaultWarmup;
+
     public static BenchSettings Parse(string[] args)
     {
         int calls = 10000, repeat = 3;
+        TimeSpan warmup = LoadRun.DefaultWarmup;
         int[] sessions = [1, 16];
         string? output = null, filter = null;
         bool load = true, scale = true;
@@ -105,6 +124,7 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
             {
                 case "--calls": calls = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--repeat": repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--warmup": warmup = TimeSpan.FromSeconds(int.Parse(args[++i], CultureInfo.InvariantCulture)); break;
                 case "--sessions": sessions = [.. args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                 case "--out": output = args[++i]; break;
                 case "--only": filter = args[++i]; scale = false; break;
@@ -114,8 +134,15 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
             }
         }
 
-        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale);
+        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup };
     }
+
+    /// <summary>
+    /// Whether a target is wanted: its name contains <paramref name="filter"/>, or starts with what follows a leading
+    /// <c>^</c>; <c>|</c> separates alternatives (<c>^gateway http stateful → fast|api key → fast</c>).
+    /// </summary>
+    public static bool Matches(string name, string? filter) =>
+        filter is null || filter.Split('|').Any(f => f.StartsWith('^') ? name.StartsWith(f[1..], StringComparison.Ordinal) : name.Contains(f, StringComparison.Ordinal));
 
     public static string FindRoot()
     {

@@ -9,14 +9,16 @@ internal static partial class Report
 {
     private const string FastDirect = "fast, direct stdio";
     private const string EverythingDirect = "everything, direct stdio";
+    private const string Stateful = "gateway http stateful";
 
     public static string Markdown(IReadOnlyList<LoadResult> results, BenchSettings settings)
     {
         Row[] rows = [.. results.GroupBy(r => (r.Target, r.Sessions)).OrderBy(g => g.Key.Sessions).Select(g => new Row(g.Key.Target, g.Key.Sessions, [.. g]))];
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{settings.Calls} `tools/call` of `echo` per run after a warm-up of at least 5 s; {settings.Repeat} rounds, targets interleaved, medians shown. Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{settings.Calls} `tools/call` of `echo` per run after a warm-up of at least {settings.Warmup.TotalSeconds:F0} s; {settings.Repeat} rounds, targets interleaved, medians shown. Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
         sb.AppendLine();
-        Goals(sb, rows);
+        Goals(sb, rows, results);
+        AuthenticationAndAudit(sb, rows, results);
         sb.AppendLine("### Every target");
         sb.AppendLine();
         sb.AppendLine("| target | N | calls/s | vs direct | p50 µs | p90 µs | p99 µs | errors | CPU µs/call (processes under test) | load generator µs/call |");
@@ -34,7 +36,7 @@ internal static partial class Report
     }
 
     /// <summary>The issue's goals, each with the figure that decides it.</summary>
-    private static void Goals(StringBuilder sb, Row[] rows)
+    private static void Goals(StringBuilder sb, Row[] rows, IReadOnlyList<LoadResult> results)
     {
         sb.AppendLine("### Goals");
         sb.AppendLine();
@@ -74,10 +76,69 @@ internal static partial class Report
                 $"| ≥ 1.5 × the best peer's calls/s at N=16, lower p99 | {gatewayHttp.Rate / bestPeer.Rate:F2} × ({gatewayHttp.Target} {gatewayHttp.Rate:F0} vs {bestPeer.Target} {bestPeer.Rate:F0} calls/s); p99 {gatewayHttp.P99:F0} vs {bestPeer.P99:F0} µs |");
         }
 
+        if (rows.Any(r => r.Target.StartsWith(Stateful + ",", StringComparison.Ordinal) && r.Sessions == 16))
+        {
+            string Added(string variant) => string.Join(", ", ((string[])["fast", "everything"]).Select(d => $"{Signed(AddedCpu(results, variant, d, 16))} µs (→ {d})"));
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| added gateway CPU per call of authentication and audit together ≤ 10 µs at N=16 (http stateful) | API key + audit: {Added(", api key + audit")}; JWT + audit: {Added(", jwt + audit")} |");
+        }
+
         sb.AppendLine("| policy decision < 100 ns, no allocation; tools/list of 10,000 tools < 1 ms | BenchmarkDotNet: `dotnet run -c Release --project bench/McpGateway.Benchmarks` (see README) |");
         sb.AppendLine("| start-up within 1.2 × the slowest server; memory | see Scale below |");
         sb.AppendLine();
     }
+
+    /// <summary>
+    /// The stateful HTTP gateway with each credential and the audit log, against the same gateway without them: the
+    /// gateway's CPU per call, and what each adds (the median over rounds of the difference within a round).
+    /// </summary>
+    private static void AuthenticationAndAudit(StringBuilder sb, Row[] rows, IReadOnlyList<LoadResult> results)
+    {
+        Row[] variants = [.. rows.Where(r => r.Target.StartsWith(Stateful + ",", StringComparison.Ordinal))];
+        if (variants.Length == 0)
+        {
+            return;
+        }
+
+        sb.AppendLine("### Authentication and audit");
+        sb.AppendLine();
+        sb.AppendLine("Gateway CPU per call over stateful HTTP (calls taken by the fast path), with an API key (`Authorization: Bearer mgw_…`), " +
+            "a JWT (RS256, validated against a static JWKS), the audit log to a file (argument values off), and each credential with the audit, " +
+            "against the same gateway without them (agents name themselves with `X-Agent-Id`). *Added* is the median over the rounds of " +
+            "(variant − plain) within one round: rounds interleave the targets, so the two runs of a difference are close in time.");
+        sb.AppendLine();
+        sb.AppendLine("| N | gateway http stateful | CPU µs/call → fast | added | CPU µs/call → everything | added |");
+        sb.AppendLine("|---|---|---|---|---|---|");
+        foreach (int sessions in variants.Select(v => v.Sessions).Distinct().Order())
+        {
+            foreach (string variant in (string[])["", ", api key", ", jwt", ", audit", ", api key + audit", ", jwt + audit"])
+            {
+                Row? fast = Find(rows, $"{Stateful}{variant} → fast", sessions);
+                Row? everything = Find(rows, $"{Stateful}{variant} → everything", sessions);
+                if (fast is null && everything is null)
+                {
+                    continue;
+                }
+
+                string name = variant.Length == 0 ? "plain (X-Agent-Id)" : variant[2..];
+                string AddedText(string downstream) => variant.Length == 0 ? "—" : Signed(AddedCpu(results, variant, downstream, sessions));
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {sessions} | {name} | {fast?.Cpu.GetValueOrDefault("gateway", double.NaN):F1} | {AddedText("fast")} | {everything?.Cpu.GetValueOrDefault("gateway", double.NaN):F1} | {AddedText("everything")} |");
+            }
+        }
+
+        sb.AppendLine();
+    }
+
+    /// <summary>The median over rounds of the gateway's CPU per call with <paramref name="variant"/> minus without, round by round.</summary>
+    private static double AddedCpu(IReadOnlyList<LoadResult> results, string variant, string downstream, int sessions)
+    {
+        LoadResult[] plain = [.. results.Where(r => r.Target == $"{Stateful} → {downstream}" && r.Sessions == sessions)];
+        LoadResult[] with = [.. results.Where(r => r.Target == $"{Stateful}{variant} → {downstream}" && r.Sessions == sessions)];
+        return Median(plain.Zip(with, (p, w) => w.CpuMicrosPerCall.GetValueOrDefault("gateway", double.NaN) - p.CpuMicrosPerCall.GetValueOrDefault("gateway", double.NaN)));
+    }
+
+    private static string Signed(double value) => double.IsNaN(value) ? "n/a" : value.ToString("+0.0;−0.0;0.0", CultureInfo.InvariantCulture);
 
     private static Row? Find(Row[] rows, string target, int sessions) => rows.FirstOrDefault(r => r.Target == target && r.Sessions == sessions);
 

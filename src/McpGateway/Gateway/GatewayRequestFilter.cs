@@ -48,6 +48,10 @@ internal sealed partial class GatewayRequestFilter(
         }
 
         HttpContext? http = httpContextAccessor?.HttpContext;
+
+        // Read now: the record is written after the response has gone out, when the request's HttpContext may
+        // already be recycled (reading it then throws, and the record would be lost).
+        long? contentLength = http?.Request.ContentLength;
         var request = new GatewayRequest(session, message, HttpIdentity.ClaimsOf(http, message.Context?.User, options.Identity), new SessionUpstream(context.Server, session, message.Context?.ClientCapabilities))
         {
             ClientAddress = HttpIdentity.ClientAddress(http) ?? session.ClientAddress,
@@ -99,7 +103,7 @@ internal sealed partial class GatewayRequestFilter(
             telemetry?.Complete(Dimensions(request, telemetry.Target), outcome.ErrorType(), outcome.Code);
             if (audit.Enabled)
             {
-                await audit.Request(request, outcome, http?.Request.ContentLength ?? Size(message));
+                await audit.Request(request, outcome, contentLength ?? Size(message));
             }
         }
     };

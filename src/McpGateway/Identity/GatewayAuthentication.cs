@@ -14,11 +14,11 @@ using ModelContextProtocol.Authentication;
 namespace McpGateway.Identity;
 
 /// <summary>
-/// Composes HTTP authentication: a selector scheme that hands each request to the API key scheme or to JwtBearer
-/// (a bearer credential shaped like a gateway key, or an <c>X-API-Key</c> header, is a key; any other bearer is a
-/// token), the SDK's MCP scheme for challenges (401 with <c>WWW-Authenticate: Bearer resource_metadata="…"</c>) and
-/// the RFC 9728 protected-resource metadata, and one authorization policy on <c>/mcp</c>: authenticated, naming an
-/// agent, holding the required scopes.
+/// Composes HTTP authentication: the API key scheme or JwtBearer, and when both are configured a selector scheme that
+/// hands each request to one of them (a bearer credential shaped like a gateway key, or an <c>X-API-Key</c> header, is
+/// a key; any other bearer is a token), the SDK's MCP scheme for challenges (401 with
+/// <c>WWW-Authenticate: Bearer resource_metadata="…"</c>) and the RFC 9728 protected-resource metadata, and one
+/// authorization policy on <c>/mcp</c>: authenticated, naming an agent, holding the required scopes.
 /// </summary>
 internal static class GatewayAuthentication
 {
@@ -33,17 +33,24 @@ internal static class GatewayAuthentication
             return services;
         }
 
+        bool keys = settings.ApiKeys is not null;
+        bool tokens = settings.Jwt is not null;
+
+        // With one kind of credential its scheme authenticates every request itself: the selector would always pick
+        // it, and costs a handler and a forward per request.
+        string scheme = keys && tokens ? SelectorScheme : keys ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme;
         AuthenticationBuilder authentication = services.AddAuthentication(o =>
         {
-            o.DefaultScheme = SelectorScheme;
+            o.DefaultScheme = scheme;
             o.DefaultChallengeScheme = McpAuthenticationDefaults.AuthenticationScheme;
             o.DefaultForbidScheme = McpAuthenticationDefaults.AuthenticationScheme;
         });
 
-        bool keys = settings.ApiKeys is not null;
-        bool tokens = settings.Jwt is not null;
-        authentication.AddPolicyScheme(SelectorScheme, "mcp-gateway", o => o.ForwardDefaultSelector = context =>
-            keys && (!tokens || ApiKeyAuthenticationHandler.HasKey(context.Request)) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme);
+        if (keys && tokens)
+        {
+            authentication.AddPolicyScheme(SelectorScheme, "mcp-gateway", o => o.ForwardDefaultSelector = context =>
+                ApiKeyAuthenticationHandler.HasKey(context.Request) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme);
+        }
 
         if (settings.ApiKeys is { } apiKeys)
         {
@@ -62,7 +69,7 @@ internal static class GatewayAuthentication
 
         authentication.AddMcp(o =>
         {
-            o.ForwardAuthenticate = SelectorScheme;
+            o.ForwardAuthenticate = scheme;
             var metadata = new ProtectedResourceMetadata
             {
                 Resource = settings.Resource?.OriginalString,

@@ -17,18 +17,22 @@ public static class GatewayClaims
     public static ClaimsIdentity ForApiKey(string agent, string keyId, string authenticationType)
     {
         string credential = "key:" + keyId;
-        return new ClaimsIdentity(
+        return new GatewayIdentity(
             [
                 new Claim(ClaimTypes.NameIdentifier, credential, ClaimValueTypes.String, Issuer),
                 new Claim(AgentType, agent, ClaimValueTypes.String, Issuer),
                 new Claim(CredentialType, credential, ClaimValueTypes.String, Issuer),
                 new Claim(SourceType, nameof(IdentitySource.ApiKey), ClaimValueTypes.String, Issuer),
             ],
-            authenticationType);
+            authenticationType,
+            new AuthenticatedCaller(agent, IdentitySource.ApiKey, credential, Issuer + "|" + credential));
     }
 
-    /// <summary>The gateway's claims for a validated token: added beside the token's own claims.</summary>
-    public static ClaimsIdentity ForToken(string? agent, string credential)
+    /// <summary>
+    /// The gateway's claims for a validated token, added to <paramref name="token"/> (the token's principal) beside
+    /// the token's own claims; the caller they make is worked out now, from the principal as it will stay.
+    /// </summary>
+    public static ClaimsIdentity ForToken(string? agent, string credential, ClaimsPrincipal token)
     {
         var claims = new List<Claim>
         {
@@ -41,19 +45,30 @@ public static class GatewayClaims
         }
 
         // Not authenticated on its own (no authentication type): the token's identity is the authenticated one.
-        return new ClaimsIdentity(claims);
+        return new GatewayIdentity(claims, authenticationType: null, new AuthenticatedCaller(agent, IdentitySource.Jwt, credential, UserId(token) ?? credential));
     }
 
-    /// <summary>The authenticated caller of a request, or null for an anonymous one.</summary>
+    /// <summary>
+    /// The authenticated caller of a request, or null for an anonymous one: what the gateway's own identity says
+    /// (worked out once at sign-in, and read on every request), never a claim of the same name that a token carries
+    /// (a token's identity comes first in its principal, so searching the claims would let a token name its agent).
+    /// </summary>
     public static AuthenticatedCaller? Read(ClaimsPrincipal? user)
     {
-        if (user?.Identity?.IsAuthenticated != true || user.FindFirst(CredentialType) is not { } credential)
+        if (user?.Identity?.IsAuthenticated != true)
         {
             return null;
         }
 
-        IdentitySource source = user.FindFirst(SourceType)?.Value == nameof(IdentitySource.Jwt) ? IdentitySource.Jwt : IdentitySource.ApiKey;
-        return new AuthenticatedCaller(user.FindFirst(AgentType)?.Value, source, credential.Value, UserId(user) ?? credential.Value);
+        foreach (ClaimsIdentity identity in user.Identities)
+        {
+            if (identity is GatewayIdentity gateway)
+            {
+                return gateway.Caller;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -70,4 +85,14 @@ public static class GatewayClaims
         Claim? claim = user.FindFirst(ClaimTypes.NameIdentifier) ?? user.FindFirst("sub") ?? user.FindFirst(ClaimTypes.Upn);
         return claim is null ? null : claim.Issuer + "|" + claim.Value;
     }
+}
+
+/// <summary>
+/// The identity holding the gateway's claims, with the caller they make: its claims never change after sign-in, so
+/// <see cref="GatewayClaims.Read"/> need not search the principal's claims on each request.
+/// </summary>
+internal sealed class GatewayIdentity(IEnumerable<Claim> claims, string? authenticationType, AuthenticatedCaller caller)
+    : ClaimsIdentity(claims, authenticationType)
+{
+    public AuthenticatedCaller Caller { get; } = caller;
 }

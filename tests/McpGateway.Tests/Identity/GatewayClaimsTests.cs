@@ -26,7 +26,7 @@ public sealed class GatewayClaimsTests
     {
         var token = new ClaimsIdentity([new Claim("sub", "client-b", ClaimValueTypes.String, "https://issuer")], "Bearer");
         var user = new ClaimsPrincipal(token);
-        user.AddIdentity(GatewayClaims.ForToken("beta", "jwt:https://issuer|client-b"));
+        user.AddIdentity(GatewayClaims.ForToken("beta", "jwt:https://issuer|client-b", user));
 
         AuthenticatedCaller? caller = GatewayClaims.Read(user);
 
@@ -37,7 +37,7 @@ public sealed class GatewayClaimsTests
     public void ForToken_WithoutAnAgent_ReadsBackWithNoAgent()
     {
         var user = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "stranger", ClaimValueTypes.String, "https://issuer")], "Bearer"));
-        user.AddIdentity(GatewayClaims.ForToken(agent: null, "jwt:stranger"));
+        user.AddIdentity(GatewayClaims.ForToken(agent: null, "jwt:stranger", user));
 
         AuthenticatedCaller? caller = GatewayClaims.Read(user);
 
@@ -49,8 +49,8 @@ public sealed class GatewayClaimsTests
     [Fact]
     public void ForToken_AloneIsNotAnAuthenticatedIdentity()
     {
-        Assert.False(GatewayClaims.ForToken("beta", "jwt:x").IsAuthenticated);
-        Assert.Null(GatewayClaims.Read(new ClaimsPrincipal(GatewayClaims.ForToken("beta", "jwt:x"))));
+        Assert.False(GatewayClaims.ForToken("beta", "jwt:x", new ClaimsPrincipal()).IsAuthenticated);
+        Assert.Null(GatewayClaims.Read(new ClaimsPrincipal(GatewayClaims.ForToken("beta", "jwt:x", new ClaimsPrincipal()))));
     }
 
     [Fact]

@@ -1,9 +1,7 @@
 using System.Collections.Frozen;
 using System.Security.Cryptography;
 using McpGateway.Configuration;
-using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Primitives;
 
 namespace McpGateway.Identity.ApiKeys;
 
@@ -31,16 +29,20 @@ public readonly record struct ApiKeyCheck(ApiKeyEntry? Entry, ApiKeyFailure Fail
 /// </summary>
 internal sealed partial class ApiKeyStore : IDisposable
 {
+    /// <summary>How often the file is looked at for changes no file event reports (edits in place, volumes without events).</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+
     // Compared against when the id is unknown, so an unknown id costs the same as a wrong secret.
     private static readonly byte[] s_decoy = SHA256.HashData("mcp-gateway decoy"u8);
 
     private readonly string _path;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly PhysicalFileProvider? _files;
+    private readonly FileSystemWatcher? _watcher;
+    private readonly ITimer? _poll;
     private readonly object _reloadLock = new();
-    private IDisposable? _watch;
     private volatile Snapshot _current = Snapshot.Empty;
+    private (bool Exists, DateTime Written, long Length) _stamp;
     private long _version;
 
     public ApiKeyStore(string path, TimeProvider time, ILogger<ApiKeyStore> logger, bool watch = true)
@@ -52,9 +54,17 @@ internal sealed partial class ApiKeyStore : IDisposable
         string? folder = System.IO.Path.GetDirectoryName(_path);
         if (watch && folder is not null && Directory.Exists(folder))
         {
-            // Polling keeps working where file events are not delivered (network and container-mounted volumes).
-            _files = new PhysicalFileProvider(folder) { UsePollingFileWatcher = Environment.GetEnvironmentVariable("DOTNET_USE_POLLING_FILE_WATCHER") is "1" or "true" };
-            Watch();
+            // Events only for files created, deleted and renamed in the folder: `keys add` and `keys revoke` write a
+            // new file and rename it over the old, so their changes count at once. Not for writes: the kernel would
+            // wake the watcher for every write to any file of the folder, and the audit log is often written there,
+            // beside the settings (one wake-up per audit batch). Edits in place, and volumes that deliver no events,
+            // are caught by a look at the file's size and time every PollInterval.
+            _watcher = new FileSystemWatcher(folder) { NotifyFilter = NotifyFilters.FileName, IncludeSubdirectories = false };
+            _watcher.Created += OnFileEvent;
+            _watcher.Deleted += OnFileEvent;
+            _watcher.Renamed += OnFileEvent;
+            _watcher.EnableRaisingEvents = true;
+            _poll = time.CreateTimer(_ => ReloadIfChanged(), null, PollInterval, PollInterval);
         }
     }
 
@@ -102,20 +112,34 @@ internal sealed partial class ApiKeyStore : IDisposable
             : new ApiKeyCheck(entry, ApiKeyFailure.None, id);
     }
 
-    private void Watch()
+    private void OnFileEvent(object sender, FileSystemEventArgs e)
     {
-        IChangeToken token = _files!.Watch(System.IO.Path.GetFileName(_path));
-        _watch = token.RegisterChangeCallback(_ =>
+        if (string.Equals(e.FullPath, _path, StringComparison.Ordinal) || (e is RenamedEventArgs renamed && string.Equals(renamed.OldFullPath, _path, StringComparison.Ordinal)))
         {
             Reload(initial: false);
-            Watch();
-        }, null);
+        }
+    }
+
+    private void ReloadIfChanged()
+    {
+        if (Stamp() != _stamp)
+        {
+            Reload(initial: false);
+        }
+    }
+
+    private (bool Exists, DateTime Written, long Length) Stamp()
+    {
+        var file = new FileInfo(_path);
+        return file.Exists ? (true, file.LastWriteTimeUtc, file.Length) : (false, default, 0);
     }
 
     private void Reload(bool initial)
     {
         lock (_reloadLock)
         {
+            // Taken before reading: a change made while the file is read is seen by the next look.
+            _stamp = Stamp();
             if (!File.Exists(_path))
             {
                 _current = Snapshot.Empty;
@@ -149,8 +173,8 @@ internal sealed partial class ApiKeyStore : IDisposable
 
     public void Dispose()
     {
-        _watch?.Dispose();
-        _files?.Dispose();
+        _poll?.Dispose();
+        _watcher?.Dispose();
     }
 
     private sealed record Stored(ApiKeyEntry Entry, byte[] Digest);

@@ -3,6 +3,7 @@ using McpGateway.Configuration;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
@@ -38,6 +39,11 @@ internal static partial class JwtAuthentication
 
         // Claim names as the token has them (sub, client_id, scope), not mapped to long WS-* URIs.
         options.MapInboundClaims = false;
+
+        // An agent sends the same token on every request: it is validated again only when it expires, when the
+        // signing keys change, or a minute on (see ValidatedTokenCache), instead of checking its signature each time.
+        options.TokenHandlers.Clear();
+        options.TokenHandlers.Add(new ValidatedTokenCache(new JsonWebTokenHandler { MapInboundClaims = false }, time));
 
         // A token signed with a key the gateway has not seen (the authorization server rotated) makes it fetch the
         // keys again, at most this often; the refresh blocks (see UseBlockingKeyRefresh), so that token succeeds.
@@ -89,7 +95,7 @@ internal static partial class JwtAuthentication
                 string? value = principal.FindFirst(jwt.AgentClaim)?.Value;
                 string? agent = value is null ? null : jwt.Agents is { } table ? table.GetValueOrDefault(value) : value;
                 string subject = principal.FindFirst("sub")?.Value ?? principal.FindFirst("client_id")?.Value ?? value ?? "?";
-                principal.AddIdentity(GatewayClaims.ForToken(agent, "jwt:" + subject));
+                principal.AddIdentity(GatewayClaims.ForToken(agent, "jwt:" + subject, principal));
                 if (agent is null)
                 {
                     LogNoAgent(logger, jwt.AgentClaim, subject);
