@@ -1,0 +1,65 @@
+namespace McpGateway.Gateway;
+
+/// <summary>
+/// What a stateful session changes after it started (the log level it asked for, the resources it subscribed to,
+/// under the URIs it knows them by), kept where another replica can find it when the session moves there.
+/// </summary>
+/// <param name="LogLevel">The least severe log level the agent set with logging/setLevel; null when it never set one.</param>
+/// <param name="Subscriptions">The gateway URIs of the resources the session subscribed to.</param>
+internal sealed record SharedSessionState(string? LogLevel, IReadOnlyList<string> Subscriptions)
+{
+    public static SharedSessionState Empty { get; } = new(null, []);
+}
+
+/// <summary>
+/// Where the mutable state of stateful sessions is kept between requests. Per replica by default
+/// (<see cref="InMemorySessionStateStore"/>); shared through Redis when one is configured, so a session resumed on
+/// another replica keeps its log level and subscriptions. Keys are session fingerprints, never session ids.
+/// </summary>
+internal interface ISessionStateStore
+{
+    /// <summary>True when every replica sees the same state (a shared store), false when it is this replica's own.</summary>
+    bool IsShared { get; }
+
+    ValueTask<SharedSessionState?> GetAsync(string sessionKey, CancellationToken cancellationToken);
+
+    /// <summary>Stores the state; it expires <paramref name="timeToLive"/> after the last write (an abandoned session leaves nothing behind).</summary>
+    ValueTask SetAsync(string sessionKey, SharedSessionState state, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    ValueTask RemoveAsync(string sessionKey, CancellationToken cancellationToken);
+}
+
+/// <summary>This replica's own session state: what a single gateway needs, and what a session leaves behind when it moves.</summary>
+internal sealed class InMemorySessionStateStore(TimeProvider time) : ISessionStateStore
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SharedSessionState State, DateTimeOffset Expires)> _states = new();
+
+    public bool IsShared => false;
+
+    public ValueTask<SharedSessionState?> GetAsync(string sessionKey, CancellationToken cancellationToken)
+    {
+        if (_states.TryGetValue(sessionKey, out var entry))
+        {
+            if (entry.Expires > time.GetUtcNow())
+            {
+                return ValueTask.FromResult<SharedSessionState?>(entry.State);
+            }
+
+            _states.TryRemove(KeyValuePair.Create(sessionKey, entry));
+        }
+
+        return ValueTask.FromResult<SharedSessionState?>(null);
+    }
+
+    public ValueTask SetAsync(string sessionKey, SharedSessionState state, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        _states[sessionKey] = (state, time.GetUtcNow() + timeToLive);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask RemoveAsync(string sessionKey, CancellationToken cancellationToken)
+    {
+        _states.TryRemove(sessionKey, out _);
+        return ValueTask.CompletedTask;
+    }
+}
