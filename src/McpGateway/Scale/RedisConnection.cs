@@ -81,22 +81,43 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
     public static ConfigurationOptions Options(string configuration)
     {
         ConfigurationOptions options = ConfigurationOptions.Parse(configuration);
+        options.SetDefaultPorts();
         options.AbortOnConnectFail = false;
         options.BacklogPolicy = BacklogPolicy.FailFast;
         options.ClientName ??= "mcp-gateway";
         return options;
     }
 
+    /// <summary>The servers a configuration string names, as host:port: what may be shown of it.</summary>
+    public static IReadOnlyList<string> EndpointsOf(string configuration)
+    {
+        ConfigurationOptions options = ConfigurationOptions.Parse(configuration);
+        options.SetDefaultPorts();
+        return [.. options.EndPoints.Select(Describe)];
+    }
+
     /// <summary>Whether an exception is Redis failing to answer (as opposed to a bug): the caller then decides locally.</summary>
     public static bool IsFailure(Exception exception) =>
         exception is RedisException or RedisCommandException or TimeoutException or ObjectDisposedException;
 
-    /// <summary>Connects (the first attempt, bounded by the configuration's connect timeout); the client keeps reconnecting in the background.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>The first connection attempt (bounded by the configuration's connect timeout: 5 s when nothing listens).</summary>
+    internal Task FirstAttempt { get; private set; } = Task.CompletedTask;
+
+    /// <summary>
+    /// Starts connecting, without holding up the start: until the first attempt succeeds, limits are counted by this
+    /// replica (its sessions are counted in Redis as soon as it connects). The client keeps reconnecting by itself.
+    /// </summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        FirstAttempt = ConnectAsync();
+        return Task.CompletedTask;
+    }
+
+    private async Task ConnectAsync()
     {
         try
         {
-            ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(_options).WaitAsync(cancellationToken);
+            ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(_options);
             multiplexer.ConnectionFailed += OnConnectionFailed;
             multiplexer.ConnectionRestored += OnConnectionRestored;
             _multiplexer = multiplexer;

@@ -42,6 +42,7 @@ internal sealed class RedisReplica : IAsyncDisposable
     {
         var replica = new RedisReplica(new RedisSettings { Configuration = configuration ?? server.Configuration, KeyPrefix = keyPrefix }, time);
         await replica.Connection.StartAsync(cancellationToken);
+        await replica.Connection.FirstAttempt.WaitAsync(Patience, cancellationToken);
         return replica;
     }
 

@@ -103,6 +103,27 @@ public sealed class RedisStoreTests
     }
 
     [Fact]
+    public async Task StartWithoutRedis_IsNoError_AnswersNothingAndWarnsOnce_ThenSharesOnceRedisIsThere()
+    {
+        await using RedisServer server = await RedisServer.StartAsync(Ct);
+        await server.KillAsync();
+        await using RedisReplica a = await RedisReplica.StartAsync(server, RedisReplica.NewPrefix(), new FakeTimeProvider(), Ct);
+
+        bool availableAtStart = a.Connection.IsAvailable;
+        SharedTake? alone = await a.Windows.TryTakeAsync([new("calls", 1)], s_hour);
+        string statusAlone = StatusSummary(a);
+        await server.RestartAsync(Ct);
+        await a.WaitUntilAvailableAsync(true, Ct);
+        SharedTake? shared = await a.Windows.TryTakeAsync([new("calls", 1)], s_hour);
+
+        Assert.False(availableAtStart);
+        Assert.Null(alone);
+        Assert.Equal("""{"state":"unavailable","limits":"per replica","outages":1}""", statusAlone);
+        Assert.Equal(1, a.OutageWarnings);
+        Assert.True(shared!.Value.Taken);
+    }
+
+    [Fact]
     public async Task SessionSlots_TotalLimit_CountsTheSessionsOfEveryReplica_ThenRefusesOnEach()
     {
         await using RedisServer server = await RedisServer.StartAsync(Ct);
