@@ -3,6 +3,7 @@ using McpGateway.Downstream;
 using McpGateway.Diagnostics;
 using McpGateway.Gateway;
 using McpGateway.Identity;
+using McpGateway.Identity.Sessions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -54,6 +55,12 @@ internal static class GatewayServices
         GatewaySettings settings = config.Settings;
         services.AddSingleton(new CallerResolver(options.Identity));
         services.AddSingleton(new SessionLimiter(settings.Limits.Sessions));
+        services.AddSingleton(sp => new SessionTokens(settings.Sessions, sp.GetRequiredService<TimeProvider>()));
+
+        // Per replica unless a shared store is registered: a session that moves keeps its agent and client, not these.
+        services.AddSingleton<ISessionStateStore, InMemorySessionStateStore>();
+        services.AddSingleton<SessionStates>();
+        services.AddSingleton<SessionResumption>();
         services.AddSingleton(new CallRateLimiter(settings.Limits.Rate));
         services.AddSingleton<ToolCallGate>();
         if (settings.Audit.File is { } auditFile)
