@@ -89,7 +89,20 @@ internal sealed class SessionTokens
         }
 
         byte[] sealedBytes = new byte[Base64Url.GetMaxDecodedLength(token.Length)];
-        if (!Base64Url.TryDecodeFromChars(token, sealedBytes, out int length) || length < HeaderSize + NonceSize + TagSize || sealedBytes[0] != FormatVersion)
+        int length;
+        try
+        {
+            if (!Base64Url.TryDecodeFromChars(token, sealedBytes, out length))
+            {
+                return TokenRefusal.Unreadable;
+            }
+        }
+        catch (FormatException)
+        {
+            return TokenRefusal.Unreadable;
+        }
+
+        if (length < HeaderSize + NonceSize + TagSize || sealedBytes[0] != FormatVersion || !IsCanonical(token, sealedBytes.AsSpan(0, length)))
         {
             return TokenRefusal.Unreadable;
         }
@@ -130,6 +143,14 @@ internal sealed class SessionTokens
         }
 
         return TokenRefusal.Unreadable;
+    }
+
+    /// <summary>Base64 leaves spare bits in the last character: only the one spelling this gateway writes is its id.</summary>
+    private static bool IsCanonical(string token, ReadOnlySpan<byte> bytes)
+    {
+        int length = Base64Url.GetEncodedLength(bytes.Length);
+        Span<char> canonical = length <= 1024 ? stackalloc char[length] : new char[length];
+        return Base64Url.TryEncodeToChars(bytes, canonical, out int written) && canonical[..written].SequenceEqual(token);
     }
 
     private static byte[] Serialize(SessionTicket ticket)
