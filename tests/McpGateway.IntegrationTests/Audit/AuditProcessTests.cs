@@ -34,7 +34,7 @@ public sealed class AuditProcessTests
         await client.ListToolsRawAsync(Ct);
 
         // The full path writes its record just after the response: wait for all three lines, not for the last request's.
-        await gateway.Stdout.WaitForAsync(_ => gateway.Stdout.Lines.Count >= 3, Ct);
+        await gateway.Stdout.UntilAsync(lines => lines.Count >= 3, "three audit records on stdout", Ct);
         JsonObject[] records = [.. gateway.Stdout.Lines.Select(line => JsonNode.Parse(line) as JsonObject ?? throw new InvalidOperationException("not a record: " + line))];
         Assert.Equal(3, records.Length);
         Assert.Equal(["fast/echo", "fast_echo"], records.Where(r => r["method"]!.GetValue<string>() == RequestMethods.ToolsCall).Select(r => r["item"]!.GetValue<string>()).Order(StringComparer.Ordinal));

@@ -12,19 +12,15 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs a Node.js script from the npm packages the tests use (clients nobody here wrote) to completion.</summary>
 internal static class NodeCli
 {
-    /// <summary>Generous: the Inspector CLI takes about 2 s per call, a client that starts a gateway a few more.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(90);
-
     /// <summary>The MCP Inspector's launcher (the package's <c>mcp-inspector</c> bin); <c>--cli</c> selects the CLI.</summary>
     public static string InspectorLauncher => Path.Combine(RepoPaths.NodeModules, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js");
 
-    /// <summary>Runs <c>node ARGS</c> in <paramref name="workingDirectory"/>; kills it (and fails) after the timeout.</summary>
+    /// <summary>Runs <c>node ARGS</c> in <paramref name="workingDirectory"/>; kills it (and fails) after the hang guard.</summary>
     public static async Task<CommandResult> RunAsync(
         IEnumerable<string> arguments,
         string workingDirectory,
         IReadOnlyDictionary<string, string>? environment,
-        CancellationToken cancellationToken,
-        TimeSpan? timeout = null)
+        CancellationToken cancellationToken)
     {
         var startInfo = new ProcessStartInfo("node")
         {
@@ -56,8 +52,7 @@ internal static class NodeCli
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout ?? DefaultTimeout);
+        using CancellationTokenSource deadline = Patience.Guard(cancellationToken);
         try
         {
             await process.WaitForExitAsync(deadline.Token);
@@ -66,7 +61,7 @@ internal static class NodeCli
         {
             process.Kill(entireProcessTree: true);
             cancellationToken.ThrowIfCancellationRequested();
-            Assert.Fail($"node {string.Join(' ', startInfo.ArgumentList)} did not finish within {(timeout ?? DefaultTimeout).TotalSeconds} s.{Environment.NewLine}stdout: {Snapshot(stdout)}{Environment.NewLine}stderr: {Snapshot(stderr)}");
+            Assert.Fail($"{Patience.Message($"node {string.Join(' ', startInfo.ArgumentList)} to finish")}{Environment.NewLine}stdout: {Snapshot(stdout)}{Environment.NewLine}stderr: {Snapshot(stderr)}");
         }
 
         // The parameterless wait returns once the redirected streams have been read to the end.
