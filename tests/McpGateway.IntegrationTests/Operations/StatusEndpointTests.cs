@@ -127,7 +127,7 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
     }
 
     [Fact]
-    public async Task StatusAndStatusCommand_NeverShowACommandArgumentEnvironmentValueUrlOrHeaderOfAServer()
+    public async Task StatusStatusCommandAndLog_NeverShowACommandArgumentEnvironmentValueUrlOrHeaderOfAServer()
     {
         // Letters only: a run of letters and digits this long would be masked as a credential anyway, which would
         // hide a value that the status should never have included in the first place.
@@ -171,7 +171,10 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
         Assert.False(string.IsNullOrEmpty(GatewayEndpoints.Server(parsed, "remote")["lastError"]?.GetValue<string>()), status);
         Assert.Equal("could not start: '[redacted]' was not found (not a file, and not on PATH)", GatewayEndpoints.Server(parsed, "missing")["lastError"]?.GetValue<string>());
         Assert.Equal(["starting with [redacted]"], GatewayEndpoints.Server(parsed, "talkative")["stderrTail"]!.AsArray().Select(l => l!.GetValue<string>()));
-        foreach ((string what, string text) in (ValueTuple<string, string>[])[("/status", status), ("status", table.Output + table.Error), ("status --json", json.Output + json.Error)])
+        // The log gets the stderr line redacted the same way (ServerRedaction), and the reasons too.
+        Assert.Contains("Information McpGateway.Downstream.talkative: [talkative] starting with [redacted]", _gateway.Logs.Lines);
+        string log = string.Join(Environment.NewLine, _gateway.Logs.Lines.Where(l => l.Contains(canary, StringComparison.Ordinal)));
+        foreach ((string what, string text) in (ValueTuple<string, string>[])[("/status", status), ("status", table.Output + table.Error), ("status --json", json.Output + json.Error), ("the log", log)])
         {
             Assert.False(text.Contains(canary, StringComparison.Ordinal), $"{what} shows a server's secret:{Environment.NewLine}{text}");
         }
