@@ -53,8 +53,13 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return directory;
     }
 
-    /// <summary>Starts <c>serve</c> with the given files and extra arguments, and waits until it is ready.</summary>
-    public static async Task<GatewayProcess> StartAsync(string serversJson, string rulesJson, IEnumerable<string> serveArguments, CancellationToken cancellationToken)
+    /// <summary>Starts <c>serve</c> with the given files and extra arguments (and environment variables), and waits until it is ready.</summary>
+    public static async Task<GatewayProcess> StartAsync(
+        string serversJson,
+        string rulesJson,
+        IEnumerable<string> serveArguments,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         string directory = WriteConfiguration(serversJson, rulesJson);
         var startInfo = new ProcessStartInfo(DotnetHost)
@@ -77,6 +82,11 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         foreach (string variable in (string[])["GATEWAY_MCP_CONFIG", "GATEWAY_RULES", "GATEWAY_SETTINGS", "GATEWAY_DEFAULT_AGENT"])
         {
             startInfo.Environment.Remove(variable);
+        }
+
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[name] = value;
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
