@@ -7,8 +7,9 @@ using ModelContextProtocol;
 namespace McpGateway.Gateway;
 
 /// <summary>
-/// Calls per window per agent, and per agent per tool where the settings name tools (System.Threading.RateLimiting
-/// fixed windows, one partition per agent, so one agent's burst never spends another's budget). Asked by every path
+/// Calls of servers' tools (<c>tools/call</c>, or through <c>execute_tool</c>) per window per agent, and per agent per tool where the settings
+/// name tools (System.Threading.RateLimiting fixed windows, one partition per agent, so one agent's burst never spends
+/// another's budget); other requests do not count. Asked by every path
 /// that forwards a call, after the call was allowed: a hidden or unknown tool is refused the same way whatever the
 /// agent's budget, so the budget reveals nothing.
 /// </summary>
