@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using McpGateway.Hosting;
 using McpGateway.IntegrationTests.Infrastructure;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -70,7 +71,7 @@ public sealed class AuditProcessTests
             await process.WaitForExitAsync(Ct);
 
             string error = await stderr;
-            Assert.Equal(2, process.ExitCode);
+            Assert.Equal(ExitCodes.InvalidConfiguration, process.ExitCode);
             Assert.Equal(string.Empty, await stdout);
             Assert.Contains("error: --audit - writes the audit log to standard output, which a stdio gateway uses for the protocol. Fix: name a file", error, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);

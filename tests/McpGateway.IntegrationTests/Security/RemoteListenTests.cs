@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using McpGateway.Hosting;
 using McpGateway.Identity.ApiKeys;
 using McpGateway.IntegrationTests.Infrastructure;
 
@@ -28,7 +29,7 @@ public sealed class RemoteListenTests
         {
             CommandResult run = await RunToExitAsync(folder, ["serve", "--config", Path.Combine(folder, "servers.json"), "--rules", Path.Combine(folder, "rules.json"), "--http", "0.0.0.0:0"]);
 
-            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.True(run.ExitCode == ExitCodes.InvalidConfiguration, run.ToString());
             Assert.Contains("error: --http 0.0.0.0:0 listens beyond this machine, and no authentication is configured", run.Stderr, StringComparison.Ordinal);
             Assert.Contains("--allow-unauthenticated", run.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("mcp-gateway ready", run.Stderr, StringComparison.Ordinal);
