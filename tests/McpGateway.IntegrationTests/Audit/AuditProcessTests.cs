@@ -27,7 +27,7 @@ public sealed class AuditProcessTests
                 TransportMode = HttpTransportMode.StreamableHttp,
                 AdditionalHeaders = new Dictionary<string, string> { ["X-Agent-Id"] = "agent" },
             }),
-            new McpClientOptions { ProtocolVersion = "2025-11-25" },
+            new McpClientOptions { ProtocolVersion = "2025-11-25" }.Patient(),
             cancellationToken: Ct);
 
         await client.CallRawAsync("fast_echo", new JsonObject { ["message"] = "on the fast path" }, Ct);

@@ -29,7 +29,7 @@ public sealed class ShutdownTests
         });
 
         // A connected agent (with its open event stream) must not hold the shutdown up.
-        await using (McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }, cancellationToken: Ct))
+        await using (McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }.Patient(), cancellationToken: Ct))
         {
             children = [await PidAsync(client, "one_pid"), await PidAsync(client, "two_pid")];
             Assert.All(children, pid => Assert.True(ProcessProbe.IsAlive(pid)));
@@ -53,7 +53,7 @@ public sealed class ShutdownTests
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = new Dictionary<string, string> { ["X-Agent-Id"] = "ops" },
         });
-        await using McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }, cancellationToken: Ct);
+        await using McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }.Patient(), cancellationToken: Ct);
         int child = await PidAsync(client, "one_pid");
 
         // Far longer than the test: only the shutdown can end this call.

@@ -41,7 +41,7 @@ public sealed partial class StartOrderTests : IDisposable
         JsonObject readiness = await GatewayEndpoints.GetJsonAsync(root, "/readyz", Ct);
         await using McpClient client = await McpClient.CreateAsync(
             new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = HttpTransportMode.StreamableHttp, AdditionalHeaders = new Dictionary<string, string> { ["X-Agent-Id"] = "ops" } }),
-            new McpClientOptions { ClientInfo = new Implementation { Name = "start-order-test", Version = "1.0" } },
+            new McpClientOptions { ClientInfo = new Implementation { Name = "start-order-test", Version = "1.0" } }.Patient(),
             cancellationToken: Ct);
         JsonObject echoed = await client.CallRawAsync("healthy_echo_args", new JsonObject { ["early"] = true }, Ct);
         JsonObject status = await GatewayEndpoints.GetJsonAsync(root, "/status", Ct);

@@ -104,7 +104,7 @@ internal sealed class ProtocolAgents(InProcessGateway gateway) : IAsyncDisposabl
         {
             ClientInfo = new Implementation { Name = "protocol-test", Version = "1.0" },
             ProtocolVersion = link is AgentLink.Http2026 or AgentLink.Stdio2026 ? Modern : Legacy,
-        };
+        }.Patient();
         if (handlers is not null)
         {
             options.Handlers = handlers;

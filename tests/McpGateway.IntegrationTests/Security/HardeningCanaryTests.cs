@@ -181,7 +181,7 @@ public sealed class HardeningCanaryTests
             new HttpClient(recorded, disposeHandler: false));
         return await McpClient.CreateAsync(
             transport,
-            new McpClientOptions { ClientInfo = new Implementation { Name = "canary-test", Version = "1.0" }, ProtocolVersion = RawMcpHttp.ProtocolVersion },
+            new McpClientOptions { ClientInfo = new Implementation { Name = "canary-test", Version = "1.0" }, ProtocolVersion = RawMcpHttp.ProtocolVersion }.Patient(),
             cancellationToken: Ct);
     }
 
