@@ -177,6 +177,7 @@ public static class SettingsLoader
                 Level = Choice("logging:level", "information", s_logLevels),
                 Format = Choice("logging:format", "text", s_logFormats),
             };
+            SupervisionSettings supervision = ReadSupervision();
             var telemetry = new TelemetrySettings
             {
                 Metrics = Bool("telemetry:metrics", true),
@@ -196,7 +197,31 @@ public static class SettingsLoader
                 Telemetry = telemetry,
                 Admin = admin,
                 Health = health,
+                Supervision = supervision,
             };
+        }
+
+        private SupervisionSettings ReadSupervision()
+        {
+            const int Hour = 3_600_000, Day = 86_400;
+            var supervision = new SupervisionSettings
+            {
+                ReconnectDelay = TimeSpan.FromMilliseconds(Int("supervision:reconnectDelayMs", Milliseconds(SupervisionSettings.DefaultReconnectDelay), 1, Hour)),
+                MaxReconnectDelay = TimeSpan.FromMilliseconds(Int("supervision:maxReconnectDelayMs", Milliseconds(SupervisionSettings.DefaultMaxReconnectDelay), 1, Hour)),
+                CrashLoopFailures = Int("supervision:crashLoop:failures", SupervisionSettings.DefaultCrashLoopFailures, 1, 1_000_000),
+                CrashLoopWindow = TimeSpan.FromSeconds(Int("supervision:crashLoop:windowSeconds", Seconds(SupervisionSettings.DefaultCrashLoopWindow), 1, Day)),
+                CrashLoopRetry = TimeSpan.FromSeconds(Int("supervision:crashLoop:retrySeconds", Seconds(SupervisionSettings.DefaultCrashLoopRetry), 1, Day)),
+            };
+            if (supervision.MaxReconnectDelay < supervision.ReconnectDelay)
+            {
+                Error("supervision:maxReconnectDelayMs", "is less than supervision.reconnectDelayMs, the first delay.", "raise it, or lower reconnectDelayMs.");
+            }
+
+            return supervision;
+
+            static int Milliseconds(TimeSpan value) => (int)value.TotalMilliseconds;
+
+            static int Seconds(TimeSpan value) => (int)value.TotalSeconds;
         }
 
         private AuthenticationSettings ReadAuthentication(string? rulesFile)
