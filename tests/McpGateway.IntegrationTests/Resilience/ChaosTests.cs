@@ -45,7 +45,7 @@ public sealed partial class ChaosTests : IAsyncDisposable
     public async Task SixteenSessions_WhileAServerIsKilledTenTimes_ReloadsAddAndRemoveAServer_AndOneStalls_EveryCallGetsOneClearAnswer_AndNothingLeaks()
     {
         // Quick retries that never reach a crash loop (crash loops are unit-tested): ten kills in a row must each recover.
-        var options = new GatewayOptions { Downstream = new() { InitialReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromMilliseconds(400), CrashLoopFailures = 1_000 } };
+        var options = new GatewayOptions { Downstream = new() { InitialReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromMilliseconds(200), CrashLoopFailures = 1_000 } };
         InProcessGateway gateway = _gateway = await InProcessGateway.StartAsync(
             Servers(withExtra: false), OpenRules, options, cancellationToken: Ct, settingsJson: "{}", folder: _folder,
             configureServices: services => services.AddSingleton<ILoggerProvider>(_hangs));
