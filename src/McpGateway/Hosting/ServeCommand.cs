@@ -132,6 +132,14 @@ internal static class ServeCommand
             AcceptArgument = settings.Identity.AcceptArgument,
             SelfAssertedEstablishes = settings.Identity.SelfAsserted ?? !settings.Authentication.IsConfigured,
         },
+        Downstream = new DownstreamOptions
+        {
+            InitialReconnectDelay = settings.Supervision.ReconnectDelay,
+            MaxReconnectDelay = settings.Supervision.MaxReconnectDelay,
+            CrashLoopFailures = settings.Supervision.CrashLoopFailures,
+            CrashLoopWindow = settings.Supervision.CrashLoopWindow,
+            CrashLoopDelay = settings.Supervision.CrashLoopRetry,
+        },
     };
 
     private static string? Validate(GatewayOptions options, ConfigurationSnapshot snapshot)

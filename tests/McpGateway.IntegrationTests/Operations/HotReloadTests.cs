@@ -247,6 +247,7 @@ public sealed class HotReloadTests : IAsyncDisposable
     [InlineData("""{ "http": { "listen": "127.0.0.1:8099" } }""", "'http' changed; it takes effect when the gateway restarts")]
     [InlineData("""{ "limits": { "rate": { "httpRequests": 100 } } }""", "'limits.rate.httpRequests' changed; it takes effect when the gateway restarts")]
     [InlineData("""{ "limits": { "sessions": { "idleTimeoutSeconds": 60 } } }""", "'limits.sessions.idleTimeoutSeconds' changed; it takes effect when the gateway restarts")]
+    [InlineData("""{ "supervision": { "reconnectDelayMs": 50 } }""", "'supervision' changed; it takes effect when the gateway restarts")]
     [InlineData("""{ "limits": { "sessions": { "total": 20000 } } }""", "'limits.sessions.total' above 10000 (the total at start) takes effect when the gateway restarts")]
     public async Task SettingsEdit_ThatOnlyARestartCanApply_IsReportedSo_AndTheGatewayKeepsServingAsItWas(string settings, string note)
     {
