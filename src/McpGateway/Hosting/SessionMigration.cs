@@ -15,12 +15,14 @@ namespace McpGateway.Hosting;
 /// middleware already refused anyone else). The resumed session keeps its SDK id, so its fingerprint is the same
 /// on every replica.
 /// </summary>
-internal sealed class SessionMigration(SessionTokens tokens, TimeProvider time) : ISessionMigrationHandler
+internal sealed class SessionMigration(SessionTokens tokens, TimeProvider time, IHttpContextAccessor http) : ISessionMigrationHandler
 {
     public ValueTask OnSessionInitializedAsync(HttpContext context, string sessionId, InitializeRequestParams initializeParams, CancellationToken cancellationToken)
     {
-        // An initialize sent again on a session that has its id already changes nothing: the client keeps its id.
-        if (SessionTokenMiddleware.TicketOf(context) is null)
+        // The SDK (2.4.0) hands over the context of the request that created the session, also for an initialize sent
+        // again later on that session, when that context is disposed or serves another request: only the current
+        // request's is read. An initialize sent again changes nothing either way: the client keeps its id.
+        if (ReferenceEquals(http.HttpContext, context) && SessionTokenMiddleware.TicketOf(context) is null)
         {
             GatewaySession? session = SessionTokenMiddleware.SessionOf(context);
             var ticket = new SessionTicket(sessionId, session?.BoundAgent, session?.Owner, SessionTicket.SerializeInitialize(initializeParams), time.GetUtcNow());
