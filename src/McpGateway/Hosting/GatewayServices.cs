@@ -4,6 +4,7 @@ using McpGateway.Diagnostics;
 using McpGateway.Gateway;
 using McpGateway.Identity;
 using McpGateway.Identity.Sessions;
+using McpGateway.Scale;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -54,14 +55,14 @@ internal static class GatewayServices
         services.AddSingleton(TimeProvider.System);
         GatewaySettings settings = config.Settings;
         services.AddSingleton(new CallerResolver(options.Identity));
-        services.AddSingleton(new SessionLimiter(settings.Limits.Sessions));
+        services.AddSingleton(sp => new SessionLimiter(settings.Limits.Sessions, sp.GetService<ISharedSessionSlots>()));
         services.AddSingleton(sp => new SessionTokens(settings.Sessions, sp.GetRequiredService<TimeProvider>()));
 
-        // Per replica unless a shared store is registered: a session that moves keeps its agent and client, not these.
+        // Per replica unless a shared store is registered (Redis, below): a session that moves keeps its agent and client, not these.
         services.AddSingleton<ISessionStateStore, InMemorySessionStateStore>();
         services.AddSingleton<SessionStates>();
         services.AddSingleton<SessionResumption>();
-        services.AddSingleton(new CallRateLimiter(settings.Limits.Rate));
+        services.AddSingleton(sp => new CallRateLimiter(settings.Limits.Rate, sp.GetService<ISharedRateWindows>()));
         services.AddSingleton<ToolCallGate>();
         if (settings.Audit.File is { } auditFile)
         {
@@ -88,6 +89,9 @@ internal static class GatewayServices
         services.AddSingleton<DownstreamEventRouter>();
         services.AddSingleton<GatewayRequestFilter>();
         services.AddSingleton<FastPath.FastForwarder>();
+
+        // Last: with Redis configured, its registrations (the session state store among them) win over the defaults.
+        services.AddSharedStore(settings.Redis);
         return services;
     }
 

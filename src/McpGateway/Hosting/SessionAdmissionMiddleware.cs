@@ -36,7 +36,8 @@ internal sealed class SessionAdmissionMiddleware(
         // A resumed session counts for the agent it is bound to, whatever this request says.
         Caller caller = callers.Resolve(HttpIdentity.ClaimsOf(context, null, callers.Options), new SessionIdentity(resuming?.Agent, null, CanBind: false), stateProvider.Current.Policy);
         string? address = HttpIdentity.ClientAddress(context);
-        if (!limiter.TryAdmit(caller.Agent, address, out IDisposable? slot, out string? refusal))
+        (IDisposable? slot, string? refusal) = await limiter.TryAdmitAsync(caller.Agent, address);
+        if (slot is null)
         {
             await audit.HttpRefused(caller.Agent, caller.SourceName, caller.CredentialId, address, "session limit: " + refusal, StatusCodes.Status429TooManyRequests);
             ReadOnlySpan<byte> body = RequestBody.Of(context) is { } request ? request.Memory.Span : default;
