@@ -268,12 +268,16 @@ public sealed class SessionKey : IEquatable<SessionKey>
     public override string ToString() => "(session key)";
 }
 
-/// <summary>Calls per window per agent (0: no limit), optionally per agent and per tool; and HTTP requests per window per caller.</summary>
+/// <summary>Tool calls per window per agent (0: no limit), optionally per agent and per tool; and HTTP requests per window per caller.</summary>
 public sealed record RateLimitSettings
 {
     public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Forwarded calls (tools, prompts, resources, completions) per window for each agent; 0 is unlimited.</summary>
+    /// <summary>
+    /// Calls of servers' tools (<c>tools/call</c>, or through <c>execute_tool</c>; on every path) per window for each
+    /// agent; 0 is unlimited. The gateway's own list tools, lists, prompts, resources and completions do not count:
+    /// <see cref="HttpRequests"/> bounds every request.
+    /// </summary>
     public int Calls { get; init; }
 
     /// <summary>Per-agent overrides of <see cref="Calls"/>.</summary>

@@ -3,8 +3,8 @@ using McpGateway.Downstream;
 using McpGateway.Diagnostics;
 using McpGateway.Gateway;
 using McpGateway.Identity;
-using McpGateway.Identity.Sessions;
 using McpGateway.Scale;
+using McpGateway.Identity.Sessions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -58,7 +58,8 @@ internal static class GatewayServices
         services.AddSingleton(sp => new SessionLimiter(settings.Limits.Sessions, sp.GetService<ISharedSessionSlots>()));
         services.AddSingleton(sp => new SessionTokens(settings.Sessions, sp.GetRequiredService<TimeProvider>()));
 
-        // Per replica unless a shared store is registered (Redis, below): a session that moves keeps its agent and client, not these.
+        // Per replica unless a shared store is registered (AddSharedStore, last below): a session that moves keeps its
+        // agent and client, and with Redis also these.
         services.AddSingleton<ISessionStateStore, InMemorySessionStateStore>();
         services.AddSingleton<SessionStates>();
         services.AddSingleton<SessionResumption>();

@@ -19,9 +19,10 @@ internal sealed class SessionMigration(SessionTokens tokens, TimeProvider time, 
 {
     public ValueTask OnSessionInitializedAsync(HttpContext context, string sessionId, InitializeRequestParams initializeParams, CancellationToken cancellationToken)
     {
-        // The SDK (2.4.0) hands over the context of the request that created the session, also for an initialize sent
-        // again later on that session, when that context is disposed or serves another request: only the current
-        // request's is read. An initialize sent again changes nothing either way: the client keeps its id.
+        // An initialize sent again on a session that has its id already changes nothing: the client keeps its id. The
+        // SDK (2.4.0) hands a repeated initialize the HttpContext of the request that created the session: disposed
+        // by then, or (Kestrel reuses a connection's context) serving another request of that connection, whose Items
+        // are not this one's. Only the current request's context is read.
         if (ReferenceEquals(http.HttpContext, context) && SessionTokenMiddleware.TicketOf(context) is null)
         {
             GatewaySession? session = SessionTokenMiddleware.SessionOf(context);

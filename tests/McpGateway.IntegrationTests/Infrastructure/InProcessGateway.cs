@@ -166,7 +166,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
         {
             ClientInfo = new Implementation { Name = "integration-test", Version = "1.0" },
             ProtocolVersion = protocolVersion,
-        };
+        }.Patient();
         if (handlers is not null)
         {
             clientOptions.Handlers = handlers;

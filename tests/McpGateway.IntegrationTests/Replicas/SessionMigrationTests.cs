@@ -22,7 +22,7 @@ public sealed class SessionMigrationTests
 {
     internal const string Rules = """{"agents": {"tester": {"allow": {"servers": ["*"]}}, "other": {"allow": {"servers": ["*"]}}}}""";
 
-    private static readonly TimeSpan s_eventTimeout = SecurityTestKit.EventTimeout;
+    private static readonly TimeSpan s_eventTimeout = McpGateway.Testing.Patience.HangGuard;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

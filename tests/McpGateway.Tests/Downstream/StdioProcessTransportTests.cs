@@ -12,7 +12,7 @@ namespace McpGateway.Tests.Downstream;
 /// </summary>
 public sealed class StdioProcessTransportTests
 {
-    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_patience = Patience.HangGuard;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

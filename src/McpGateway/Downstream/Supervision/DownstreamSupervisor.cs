@@ -19,6 +19,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
     private readonly TimeSpan _startTimeout;
     private readonly TimeProvider _time;
     private readonly Func<double> _random;
+    private readonly Func<string, string> _redact;
     private readonly Func<CancellationToken, Task<DownstreamConnection>> _connect;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -39,7 +40,8 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
         TimeProvider time,
         Func<CancellationToken, Task<DownstreamConnection>> connect,
         ILogger logger,
-        Func<double>? random = null)
+        Func<double>? random = null,
+        Func<string, string>? redact = null)
     {
         _name = name;
         _options = options;
@@ -48,6 +50,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
         _connect = connect;
         _logger = logger;
         _random = random ?? Random.Shared.NextDouble;
+        _redact = redact ?? (reason => AuditRedaction.Excerpt(reason, ServerRedaction.MaxLineLength));
         _status = DownstreamStatus.Starting with { Since = time.GetUtcNow() };
     }
 
@@ -129,8 +132,9 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
                 }
             }
 
-            // The reason quotes what the server or the network said: bounded, and anything credential-like masked.
-            reason = AuditRedaction.Excerpt(reason, 300);
+            // The reason quotes what the server or the network said (and may quote the server's own settings): bounded,
+            // the server's secrets and anything credential-like masked, for the status and the log alike.
+            reason = _redact(reason);
             // A reconnect someone asked for (the server forgot the session) is not a failure, and does not wait.
             bool looping = false;
             TimeSpan delay = Interlocked.Exchange(ref _reconnectRequested, 0) == 1 ? TimeSpan.Zero : NextDelay(out looping);
