@@ -3,7 +3,7 @@ using System.Text;
 using McpGateway.LoadTest;
 
 // The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
-// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--warmup SECONDS] [--out FILE] [--only TEXT|^PREFIX|...] [--no-scale | --scale-only]
+// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--warmup SECONDS] [--out FILE] [--only TEXT|^PREFIX|...] [--no-scale | --scale-only | --replicas]
 var settings = BenchSettings.Parse(args);
 
 // Other work on the machine inflates CPU per call; the report says how busy it was.
@@ -56,6 +56,27 @@ Func<Target>[] targets =
     .. PeerTargets.Create(everything, work),
 ];
 
+// --replicas: HAProxy in front of one and three gateways (the multi-replica deployment), against one gateway reached directly.
+if (settings.Replicas)
+{
+    if (!HaproxyReplicasTarget.Installed)
+    {
+        Console.Error.WriteLine($"missing {HaproxyReplicasTarget.Haproxy}: apt-get install -y haproxy");
+        return 2;
+    }
+
+    Func<Target> Direct(string serversFile, string downstream) => () => new HttpProcessTarget(
+        $"gateway http stateless → {downstream}", "dotnet", [gatewayDll, "serve", "--config", serversFile, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"],
+        p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = downstream + "_" };
+    Func<Target> Balanced(int count, string serversFile, string downstream) => () => new HaproxyReplicasTarget(
+        $"haproxy → {count} gateway{(count == 1 ? string.Empty : "s")} http stateless → {downstream}", count, gatewayDll, serversFile, rules, stateless: true, agentHeader) { ToolPrefix = downstream + "_" };
+    targets =
+    [
+        Direct(fastServers, "fast"), Balanced(1, fastServers, "fast"), Balanced(3, fastServers, "fast"),
+        Direct(servers, "everything"), Balanced(1, servers, "everything"), Balanced(3, servers, "everything"),
+    ];
+}
+
 var results = new List<LoadResult>();
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -89,7 +110,8 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
 string report = $"# mcp-gateway benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{Environment.NewLine}{Environment.NewLine}" +
     "Produced by `dotnet run -c Release --project bench/McpGateway.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) || a.Contains('|', StringComparison.Ordinal) ? $"\"{a}\"" : a)) : string.Empty) + "`. " +
     $"Load average (1, 5, 15 min) at the start: {loadAtStart}; at the end: {LoadAverage()}." + Environment.NewLine + Environment.NewLine +
-    (settings.Load ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty);
+    (settings.Replicas ? "## Replicas behind HAProxy" + Environment.NewLine + Environment.NewLine + Report.Replicas(results, settings)
+        : settings.Load ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty);
 if (settings.Scale)
 {
     report += Environment.NewLine + "## Scale" + Environment.NewLine + Environment.NewLine + await new Scale(gatewayDll, fast, everything, work).RunAsync(cancel.Token);
@@ -108,6 +130,9 @@ return 0;
 
 internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output, string? Filter = null, bool Load = true, bool Scale = true)
 {
+    /// <summary>Only the multi-replica targets (<c>--replicas</c>): HAProxy in front of one and three gateways.</summary>
+    public bool Replicas { get; init; }
+
     /// <summary>How long each run warms up before it measures (<c>--warmup SECONDS</c>).</summary>
     public TimeSpan Warmup { get; init; } = LoadRun.DefaultWarmup;
 
@@ -117,7 +142,7 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
         TimeSpan warmup = LoadRun.DefaultWarmup;
         int[] sessions = [1, 16];
         string? output = null, filter = null;
-        bool load = true, scale = true;
+        bool load = true, scale = true, replicas = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -130,11 +155,12 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
                 case "--only": filter = args[++i]; scale = false; break;
                 case "--scale-only": load = false; break;
                 case "--no-scale": scale = false; break;
+                case "--replicas": replicas = true; scale = false; break;
                 default: throw new ArgumentException($"unknown argument {args[i]}");
             }
         }
 
-        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup };
+        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup, Replicas = replicas };
     }
 
     /// <summary>
