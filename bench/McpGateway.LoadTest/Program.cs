@@ -65,15 +65,24 @@ if (settings.Replicas)
         return 2;
     }
 
-    Func<Target> Direct(string serversFile, string downstream) => () => new HttpProcessTarget(
-        $"gateway http stateless → {downstream}", "dotnet", [gatewayDll, "serve", "--config", serversFile, "--rules", rules, "--http", "{port}", "--stateless", "--log-level", "Warning"],
-        p => new Uri($"http://127.0.0.1:{p}/mcp"), true, agentHeader) { ToolPrefix = downstream + "_" };
-    Func<Target> Balanced(int count, string serversFile, string downstream) => () => new HaproxyReplicasTarget(
-        $"haproxy → {count} gateway{(count == 1 ? string.Empty : "s")} http stateless → {downstream}", count, gatewayDll, serversFile, rules, stateless: true, agentHeader) { ToolPrefix = downstream + "_" };
+    // Stateful sessions move between replicas sealed with a key every replica holds.
+    string sessionSettings = Path.Combine(work, "replica-settings.json");
+    File.WriteAllText(sessionSettings, "{\"sessions\": {\"keys\": [\"" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) + "\"]}}");
+    string[] sealedSessions = ["--settings", sessionSettings];
+    Func<Target> Direct(string serversFile, string downstream, bool stateless) => () => new HttpProcessTarget(
+        $"gateway http {(stateless ? "stateless" : "stateful")} → {downstream}", "dotnet",
+        [gatewayDll, "serve", "--config", serversFile, "--rules", rules, "--http", "{port}", "--log-level", "Warning", .. stateless ? ["--stateless"] : sealedSessions],
+        p => new Uri($"http://127.0.0.1:{p}/mcp"), stateless, agentHeader) { ToolPrefix = downstream + "_" };
+    Func<Target> Balanced(int count, string serversFile, string downstream, bool stateless) => () => new HaproxyReplicasTarget(
+        $"haproxy → {count} gateway{(count == 1 ? string.Empty : "s")} http {(stateless ? "stateless" : "stateful")} → {downstream}",
+        count, gatewayDll, serversFile, rules, stateless, agentHeader, stateless ? null : sealedSessions) { ToolPrefix = downstream + "_" };
     targets =
     [
-        Direct(fastServers, "fast"), Balanced(1, fastServers, "fast"), Balanced(3, fastServers, "fast"),
-        Direct(servers, "everything"), Balanced(1, servers, "everything"), Balanced(3, servers, "everything"),
+        .. ((bool[])[true, false]).SelectMany(stateless => (Func<Target>[])
+        [
+            Direct(fastServers, "fast", stateless), Balanced(1, fastServers, "fast", stateless), Balanced(3, fastServers, "fast", stateless),
+            Direct(servers, "everything", stateless), Balanced(1, servers, "everything", stateless), Balanced(3, servers, "everything", stateless),
+        ]),
     ];
 }
 

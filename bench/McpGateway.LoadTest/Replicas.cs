@@ -11,7 +11,7 @@ namespace McpGateway.LoadTest;
 /// starts its own downstream servers. The processes under test are every replica, every server they started, and
 /// HAProxy.
 /// </summary>
-internal sealed class HaproxyReplicasTarget(string name, int replicas, string gatewayDll, string servers, string rules, bool stateless, IReadOnlyDictionary<string, string> headers) : Target
+internal sealed class HaproxyReplicasTarget(string name, int replicas, string gatewayDll, string servers, string rules, bool stateless, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string>? serveArguments = null) : Target
 {
     public const string Haproxy = "/usr/sbin/haproxy";
 
@@ -30,7 +30,7 @@ internal sealed class HaproxyReplicasTarget(string name, int replicas, string ga
         int[] ports = [.. Enumerable.Range(0, replicas).Select(_ => HttpProcessTarget.FreePort())];
         foreach (int port in ports)
         {
-            string[] arguments = [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", port.ToString(CultureInfo.InvariantCulture), "--log-level", "Warning", .. stateless ? ["--stateless"] : Array.Empty<string>()];
+            string[] arguments = [gatewayDll, "serve", "--config", servers, "--rules", rules, "--http", port.ToString(CultureInfo.InvariantCulture), "--log-level", "Warning", .. stateless ? ["--stateless"] : Array.Empty<string>(), .. serveArguments ?? []];
             var start = new ProcessStartInfo("dotnet", arguments) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
             Process gateway = Process.Start(start)!;
             gateway.OutputDataReceived += (_, _) => { };

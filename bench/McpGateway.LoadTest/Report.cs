@@ -46,11 +46,13 @@ internal static partial class Report
         sb.AppendLine(CultureInfo.InvariantCulture, $"{settings.Calls} `tools/call` of `echo` per run after a warm-up of at least {settings.Warmup.TotalSeconds:F0} s; {settings.Repeat} rounds, targets interleaved, medians shown. Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
         sb.AppendLine("Every process (load generator, HAProxy, gateways, their servers) shares these cores. HAProxy: round robin over every request, no stickiness, `http-reuse safe`, health checks on `/readyz` every 500 ms; each gateway starts its own copy of the downstream server.");
         sb.AppendLine();
-        sb.AppendLine("| target | N | calls/s | vs one gateway direct | p50 µs | p90 µs | p99 µs | errors | CPU µs/call: gateways | servers | haproxy | load generator |");
+        sb.AppendLine("| target | N | calls/s | vs one gateway direct (same mode) | p50 µs | p90 µs | p99 µs | errors | CPU µs/call: gateways | servers | haproxy | load generator |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        foreach (Row row in rows.OrderBy(r => r.Downstream, StringComparer.Ordinal).ThenBy(r => r.Sessions).ThenBy(r => r.Target.StartsWith("haproxy", StringComparison.Ordinal)).ThenBy(r => r.Target, StringComparer.Ordinal))
+        foreach (Row row in rows.OrderBy(r => r.Downstream, StringComparer.Ordinal).ThenBy(r => r.Sessions).ThenBy(r => r.Target.Contains("stateful", StringComparison.Ordinal))
+            .ThenBy(r => r.Target.StartsWith("haproxy", StringComparison.Ordinal)).ThenBy(r => r.Target, StringComparer.Ordinal))
         {
-            double direct = Find(rows, "gateway http stateless → " + row.Downstream, row.Sessions)?.Rate ?? double.NaN;
+            string mode = row.Target.Contains("stateful", StringComparison.Ordinal) ? "stateful" : "stateless";
+            double direct = Find(rows, $"gateway http {mode} → {row.Downstream}", row.Sessions)?.Rate ?? double.NaN;
             double Sum(Func<string, bool> which) => row.Cpu.Where(c => which(c.Key)).Sum(c => c.Value);
             double gateways = Sum(k => k == "gateway" || k.StartsWith("gateway ", StringComparison.Ordinal));
             double servers = Sum(k => k.Contains("(child)", StringComparison.Ordinal));

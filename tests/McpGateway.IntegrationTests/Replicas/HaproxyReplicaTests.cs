@@ -38,6 +38,33 @@ public sealed class HaproxyReplicaTests
     }
 
     [Fact]
+    public async Task Stateful_OneSessionThroughHaproxy_GoesOnOnEveryReplica_AndSurvivesAReplicaKilledMidRun()
+    {
+        HaproxyBalancer.SkipUnlessInstalled();
+        await using GatewayReplicas replicas = await GatewayReplicas.StartAsync(3, Servers, Rules, SharedSessionKeys(), [], Ct);
+        await using HaproxyBalancer haproxy = await HaproxyBalancer.StartAsync(replicas.Endpoints, Ct);
+
+        JsonObject summary = await RunKillingOneReplicaAsync(replicas, haproxy, "2025-11-25", expectSession: true);
+
+        AssertNoCallFailed(summary, replicas, haproxy);
+    }
+
+    [Fact]
+    public async Task Stateful_WithoutSharedSessionKeys_TheSessionDoesNotMove_SoTheBalancerReallyMovesIt()
+    {
+        HaproxyBalancer.SkipUnlessInstalled();
+        await using GatewayReplicas replicas = await GatewayReplicas.StartAsync(3, Servers, Rules, NoSettings, [], Ct);
+        await using HaproxyBalancer haproxy = await HaproxyBalancer.StartAsync(replicas.Endpoints, Ct);
+
+        // Each replica seals session ids with a key of its own: the request after initialize lands on another
+        // replica, which cannot open the session id and answers 404, as it does for a session it never heard of.
+        await using ReplicaClient client = ReplicaClient.Start(haproxy.Endpoint, Agent, ["--tool", Tool, "--calls", "30"]);
+        JsonObject error = await client.WaitForEventAsync("error", Ct);
+
+        Assert.Contains("404", error["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Modern2026Agent_CallsThroughHaproxy_LandOnEveryReplica_AndAReplicaKilledMidRunCostsNoCall()
     {
         HaproxyBalancer.SkipUnlessInstalled();
@@ -98,6 +125,30 @@ public sealed class HaproxyReplicaTests
         Assert.Equal(30 - allowed, summary["rpcErrors"]!["-32029"]?.GetValue<int>());
         Assert.Equal(0, summary["failed"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task RateLimit_WithRedis_HoldsAcrossReplicas_TheBudgetInTotal_ThenRefusedOnEveryReplica()
+    {
+        HaproxyBalancer.SkipUnlessInstalled();
+        RedisServer.SkipUnlessInstalled();
+        const int Budget = 5;
+        await using RedisServer redis = await RedisServer.StartAsync(Ct);
+        string settings = $$"""{ "redis": { "configuration": "{{redis.Configuration}}" }, "limits": { "rate": { "calls": {{Budget}}, "windowSeconds": 3600 } } }""";
+        await using GatewayReplicas replicas = await GatewayReplicas.StartAsync(3, Servers, Rules, settings, ["--stateless"], Ct);
+        await using HaproxyBalancer haproxy = await HaproxyBalancer.StartAsync(replicas.Endpoints, Ct);
+
+        JsonObject summary = await ReplicaClient.RunAsync(haproxy.Endpoint, Agent, ["--tool", Tool, "--calls", "30"], Ct);
+
+        Assert.True(summary["ok"]!.GetValue<int>() == Budget, $"allowed {summary["ok"]} of 30 with a shared budget of {Budget}: {summary.ToJsonString()}{Environment.NewLine}{replicas.Logs}");
+        Assert.Equal(30 - Budget, summary["rpcErrors"]!["-32029"]?.GetValue<int>());
+        double[] refused = await replicas.WaitForToolCallsAsync(
+            [0, 1, 2], Agent, decision => decision == "rate-limited", (_, count) => count > 0, "every replica to refuse calls over the shared budget", Ct);
+        TestContext.Current.TestOutputHelper?.WriteLine($"calls refused per replica over the shared budget: {string.Join(", ", refused)}");
+    }
+
+    /// <summary>The settings every replica reads: one shared key that seals session ids (base64, 32 bytes).</summary>
+    private static string SharedSessionKeys() =>
+        $$"""{ "sessions": { "keys": ["{{Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))}}"] } }""";
 
     /// <summary>
     /// Runs the client through the balancer until its checkpoint, shows that calls reached every replica, kills the
