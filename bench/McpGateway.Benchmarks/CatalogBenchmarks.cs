@@ -58,7 +58,7 @@ public class CatalogBenchmarks
 
     /// <summary>The whole tool-call decision (identity given, route, policy, budget): what a tools/call costs before it leaves the gateway.</summary>
     [Benchmark]
-    public bool Route_AndDecide() => s_gate.Admit(s_gate.Decide(_warm, s_caller, "server-042_read_thing_07")).IsAllowed;
+    public bool Route_AndDecide() => s_gate.AdmitAsync(s_gate.Decide(_warm, s_caller, "server-042_read_thing_07")).Result.IsAllowed;
 
     private static readonly ToolCallGate s_gate = new(CallRateLimiter.Unlimited);
     private static readonly McpGateway.Identity.Caller s_caller = new("agent-0500", McpGateway.Identity.IdentitySource.ApiKey, "key:00000000");

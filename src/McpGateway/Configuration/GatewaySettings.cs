@@ -32,6 +32,32 @@ public sealed record GatewaySettings
     public AdminSettings Admin { get; init; } = new();
 
     public HealthSettings Health { get; init; } = new();
+
+    public RedisSettings Redis { get; init; } = new();
+}
+
+/// <summary>
+/// The store that replicas share for their limits and session state: Redis, when a configuration string is given;
+/// otherwise every replica counts on its own.
+/// </summary>
+public sealed record RedisSettings
+{
+    public const string DefaultKeyPrefix = "mcp-gateway:";
+
+    /// <summary>A StackExchange.Redis configuration string (<c>host:port,password=…,ssl=true</c>). It may hold a password: never shown.</summary>
+    public string? Configuration { get; init; }
+
+    /// <summary>Put before every key the gateway writes, so that several deployments can share one Redis (and ACL key patterns can name them).</summary>
+    public string KeyPrefix { get; init; } = DefaultKeyPrefix;
+
+    public bool IsConfigured => Configuration is not null;
+
+    // The record's generated ToString would print the configuration string, password and all.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("Configuration = ").Append(Configuration is null ? "null" : "[redacted]").Append(", KeyPrefix = ").Append(KeyPrefix);
+        return true;
+    }
 }
 
 /// <summary>Who may use the operations endpoints (<c>/status</c>, <c>/admin/reload</c>, <c>/metrics</c>) once authentication is on.</summary>

@@ -196,7 +196,52 @@ public static class SettingsLoader
                 Telemetry = telemetry,
                 Admin = admin,
                 Health = health,
+                Redis = ReadRedis(),
             };
+        }
+
+        /// <summary>
+        /// The shared store: the configuration string is parsed by StackExchange.Redis itself, the client that will use
+        /// it, and a problem names the option, never its value (the string may hold a password).
+        /// </summary>
+        private RedisSettings ReadRedis()
+        {
+            const string Key = "redis:configuration";
+            string? configuration = merged[Key];
+            if (configuration is not null)
+            {
+                const string Fix = "write a StackExchange.Redis configuration string: \"host:port\", with options after commas, for example \"redis:6379,password=${REDIS_PASSWORD},ssl=true\".";
+                if (configuration.Trim().Length == 0)
+                {
+                    Error(Key, "must not be empty.", Fix + " Remove the key to count limits per replica.");
+                    configuration = null;
+                }
+                else
+                {
+                    try
+                    {
+                        if (StackExchange.Redis.ConfigurationOptions.Parse(configuration).EndPoints.Count == 0)
+                        {
+                            Error(Key, "names no Redis server.", Fix);
+                        }
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        // "Keyword 'x' is not supported" / "Keyword 'x' requires…; the value provided was '…'": only the keyword is repeated.
+                        System.Text.RegularExpressions.Match keyword = System.Text.RegularExpressions.Regex.Match(ex.Message, "Keyword '([^']{1,40})'");
+                        Error(Key, keyword.Success ? $"has an unknown option or a bad value for option '{keyword.Groups[1].Value}'." : "is not a valid configuration string.", Fix);
+                    }
+                }
+            }
+
+            string prefix = merged["redis:keyPrefix"] ?? RedisSettings.DefaultKeyPrefix;
+            if (prefix.Length is 0 or > 64 || prefix.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+            {
+                Error("redis:keyPrefix", "must be 1 to 64 characters without spaces.", $"write for example \"{RedisSettings.DefaultKeyPrefix}\" or \"mcp-gateway-staging:\".");
+                prefix = RedisSettings.DefaultKeyPrefix;
+            }
+
+            return new RedisSettings { Configuration = configuration, KeyPrefix = prefix };
         }
 
         private AuthenticationSettings ReadAuthentication(string? rulesFile)

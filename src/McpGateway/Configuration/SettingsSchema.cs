@@ -91,7 +91,10 @@ internal static class SettingsSchema
         ("admin", SettingsShape.Object(
             ("agents", SettingsShape.List))),
         ("health", SettingsShape.Object(
-            ("readyWhen", SettingsShape.Scalar))));
+            ("readyWhen", SettingsShape.Scalar))),
+        ("redis", SettingsShape.Object(
+            ("configuration", SettingsShape.Scalar),
+            ("keyPrefix", SettingsShape.Scalar))));
 
     /// <summary>Reports unknown keys and values of the wrong kind (object where a scalar belongs, and so on).</summary>
     public static void Check(JsonNodeReader reader, JsonNode? node, SettingsShape shape, string path)

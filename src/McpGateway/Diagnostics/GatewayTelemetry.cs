@@ -118,7 +118,13 @@ internal static class GatewayTelemetry
     private static readonly UpDownCounter<long> s_openSessions = s_meter.CreateUpDownCounter<long>(
         "mcp_gateway.session.open", "{session}", "Agent sessions open now (stdio, or stateful Streamable HTTP).");
 
+    private static readonly UpDownCounter<long> s_sharedStore = s_meter.CreateUpDownCounter<long>(
+        "mcp_gateway.shared_store.available", "{store}", "1 while the shared store (Redis) answers and limits hold across replicas; 0 while this replica counts its limits alone.");
+
     private static readonly ConcurrentDictionary<string, byte> s_toolNames = new(StringComparer.Ordinal);
+
+    /// <summary>The shared store became available (true), stopped answering (false), or is configured and not yet connected (null).</summary>
+    public static void SharedStoreAvailable(bool? available) => s_sharedStore.Add(available switch { true => 1, false => -1, null => 0 });
 
     /// <summary>
     /// Starts the SERVER span and duration of an agent's request. The parent is the agent's trace context from

@@ -47,7 +47,8 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
         }
 
         Interlocked.Increment(ref _taken);
-        return new Prepared(call, gate.Admit(decision), connection, upstream, new AuditFacts(audit, session, clientAddress, receivedAt, requestBytes), transport);
+        // Admitted now, in the order calls arrive; a shared store's answer is awaited when the call runs.
+        return new Prepared(call, decision, gate.AdmitAsync(decision), connection, upstream, new AuditFacts(audit, session, clientAddress, receivedAt, requestBytes), transport);
     }
 
     /// <summary>A JSON-RPC id as the SDK path's spans write it: a string without its quotes, a number as written.</summary>
@@ -61,14 +62,17 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
     internal sealed record AuditFacts(GatewayAudit Audit, GatewaySession Session, string? ClientAddress, long ReceivedAt, int RequestBytes);
 
     /// <summary>A call the fast path took: run it to get the complete JSON-RPC response for the agent.</summary>
-    internal sealed class Prepared(FastToolCall call, ToolCallDecision decision, StdioProcessTransport connection, IUpstream upstream, AuditFacts facts, string transport)
+    internal sealed class Prepared(FastToolCall call, ToolCallDecision allowed, ValueTask<ToolCallDecision> admission, StdioProcessTransport connection, IUpstream upstream, AuditFacts facts, string transport)
     {
         private ClientOperation? _downstream;
+
+        // The gate's decision: allowed by the rules, then admitted (or rate-limited) by the call limits.
+        private ToolCallDecision _decision = allowed;
 
         // How the server's reply ended, when telemetry read it already: the agent's response ends the same way.
         private CallOutcome? _replied;
 
-        private ToolRoute Route => decision.Route!;
+        private ToolRoute Route => _decision.Route!;
 
         public async Task<byte[]> RunAsync(CancellationToken cancellationToken)
         {
@@ -83,6 +87,7 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             byte[]? response = null;
             try
             {
+                _decision = await admission;
                 response = await ForwardAsync(cancellationToken);
                 outcome = _replied is { } replied ? replied with { ResponseBytes = response.Length }
                     : facts.Audit.Enabled || telemetry is not null ? Outcome(response)
@@ -93,19 +98,19 @@ internal sealed class FastForwarder(GatewayStateProvider stateProvider, GatewayO
             {
                 // Ended before the response is written to the agent, where the SDK path ends its span after: the difference is the write alone.
                 telemetry?.Complete(
-                    new RequestDimensions(decision.Caller.Agent, Route.Server.Name, GatewayTelemetry.DecisionOf(decision.DecisionName), call.Name),
+                    new RequestDimensions(_decision.Caller.Agent, Route.Server.Name, GatewayTelemetry.DecisionOf(_decision.DecisionName), call.Name),
                     outcome.ErrorType(),
                     outcome.Code);
-                await facts.Audit.ToolCall(decision, facts.Session, facts.ClientAddress, facts.ReceivedAt, facts.RequestBytes, outcome, AuditArguments());
+                await facts.Audit.ToolCall(_decision, facts.Session, facts.ClientAddress, facts.ReceivedAt, facts.RequestBytes, outcome, AuditArguments());
             }
         }
 
 
         private async Task<byte[]> ForwardAsync(CancellationToken cancellationToken)
         {
-            if (decision.Verdict == ToolCallVerdict.RateLimited)
+            if (_decision.Verdict == ToolCallVerdict.RateLimited)
             {
-                return Error(CallRateLimiter.ErrorCode, CallRateLimiter.Message(decision.Caller.Agent!, decision.RetryAfter, decision.LimitedBy), CallRateLimiter.RetrySeconds(decision.RetryAfter));
+                return Error(CallRateLimiter.ErrorCode, CallRateLimiter.Message(_decision.Caller.Agent!, _decision.RetryAfter, _decision.LimitedBy), CallRateLimiter.RetrySeconds(_decision.RetryAfter));
             }
 
             TimeSpan timeout = Route.Server.CallTimeout;

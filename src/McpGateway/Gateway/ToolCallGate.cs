@@ -64,11 +64,14 @@ internal sealed class ToolCallGate(CallRateLimiter initial)
 {
     private volatile CallRateLimiter _limiter = initial;
 
-    /// <summary>New rate limits (a reload): budgets start afresh under them.</summary>
+    /// <summary>
+    /// New rate limits (a reload): this replica's budgets start afresh under them; in a shared store, the counts of a
+    /// window of the same length go on (other replicas count in them too).
+    /// </summary>
     public void Apply(Configuration.RateLimitSettings settings)
     {
         CallRateLimiter previous = _limiter;
-        _limiter = new CallRateLimiter(settings);
+        _limiter = new CallRateLimiter(settings, previous.Shared);
         if (!ReferenceEquals(previous, CallRateLimiter.Unlimited))
         {
             previous.Dispose();
@@ -116,18 +119,25 @@ internal sealed class ToolCallGate(CallRateLimiter initial)
         return new ToolCallDecision(policy.IsAllowed ? ToolCallVerdict.Allowed : ToolCallVerdict.UnknownTool, caller, name, route, policy);
     }
 
-    /// <summary>Takes an allowed call out of the agent's budget; an over-budget call becomes <see cref="ToolCallVerdict.RateLimited"/>.</summary>
-    public ToolCallDecision Admit(in ToolCallDecision decision)
+    /// <summary>
+    /// Takes an allowed call out of the agent's budget; an over-budget call becomes <see cref="ToolCallVerdict.RateLimited"/>.
+    /// Completes at once unless a shared store is asked.
+    /// </summary>
+    public ValueTask<ToolCallDecision> AdmitAsync(ToolCallDecision decision)
     {
         CallRateLimiter limiter = _limiter;
         if (!decision.IsAllowed || !limiter.IsLimited)
         {
-            return decision;
+            return ValueTask.FromResult(decision);
         }
 
-        return limiter.TryAcquire(decision.Caller.Agent!, decision.Route!.Server.Name, decision.Route.Tool.Name, out TimeSpan retryAfter, out string? limitedBy)
-            ? decision
-            : decision with { Verdict = ToolCallVerdict.RateLimited, RetryAfter = retryAfter, LimitedBy = limitedBy };
+        ValueTask<RateDecision> rate = limiter.AcquireAsync(decision.Caller.Agent!, decision.Route!.Server.Name, decision.Route.Tool.Name);
+        return rate.IsCompletedSuccessfully ? ValueTask.FromResult(Apply(decision, rate.Result)) : AdmitLaterAsync(decision, rate);
+
+        static async ValueTask<ToolCallDecision> AdmitLaterAsync(ToolCallDecision decision, ValueTask<RateDecision> rate) => Apply(decision, await rate);
+
+        static ToolCallDecision Apply(in ToolCallDecision decision, RateDecision rate) =>
+            rate.Allowed ? decision : decision with { Verdict = ToolCallVerdict.RateLimited, RetryAfter = rate.RetryAfter, LimitedBy = rate.LimitedBy };
     }
 
     /// <summary>The protocol error a refused <c>tools/call</c> gets (the fast path writes the same code and message).</summary>

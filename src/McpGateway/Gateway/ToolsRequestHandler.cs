@@ -60,7 +60,7 @@ internal sealed partial class ToolsRequestHandler(
             return await CallGatewayToolAsync(state, request, caller, name, arguments, cancellationToken);
         }
 
-        ToolCallDecision decision = gate.Admit(gate.Decide(state, caller, name));
+        ToolCallDecision decision = await gate.AdmitAsync(gate.Decide(state, caller, name));
         request.Audit.Tool = decision;
         request.Audit.Arguments = arguments;
         if (!decision.IsAllowed)
@@ -157,7 +157,7 @@ internal sealed partial class ToolsRequestHandler(
             timeout = TimeSpan.FromMilliseconds(ms);
         }
 
-        ToolCallDecision decision = gate.Admit(gate.Decide(state, caller, server, tool));
+        ToolCallDecision decision = await gate.AdmitAsync(gate.Decide(state, caller, server, tool));
         request.Audit.Tool = decision;
         request.Audit.Arguments = toolArguments;
         switch (decision.Verdict)

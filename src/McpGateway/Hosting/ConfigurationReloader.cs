@@ -206,6 +206,7 @@ internal sealed partial class ConfigurationReloader : IDisposable
         Check("authentication", SameAuthentication(previous.Authentication, next.Authentication));
         Check("audit", previous.Audit == next.Audit);
         Check("logging", previous.Logging == next.Logging);
+        Check("redis", previous.Redis == next.Redis);
 
         // The HTTP request limiter and the HTTP transport's idle expiry are built once, at start.
         RateLimitSettings rate = previous.Limits.Rate, nextRate = next.Limits.Rate;

@@ -3,6 +3,7 @@ using McpGateway.Downstream;
 using McpGateway.Diagnostics;
 using McpGateway.Gateway;
 using McpGateway.Identity;
+using McpGateway.Scale;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -53,8 +54,8 @@ internal static class GatewayServices
         services.AddSingleton(TimeProvider.System);
         GatewaySettings settings = config.Settings;
         services.AddSingleton(new CallerResolver(options.Identity));
-        services.AddSingleton(new SessionLimiter(settings.Limits.Sessions));
-        services.AddSingleton(new CallRateLimiter(settings.Limits.Rate));
+        services.AddSingleton(sp => new SessionLimiter(settings.Limits.Sessions, sp.GetService<ISharedSessionSlots>()));
+        services.AddSingleton(sp => new CallRateLimiter(settings.Limits.Rate, sp.GetService<ISharedRateWindows>()));
         services.AddSingleton<ToolCallGate>();
         if (settings.Audit.File is { } auditFile)
         {
@@ -81,6 +82,9 @@ internal static class GatewayServices
         services.AddSingleton<DownstreamEventRouter>();
         services.AddSingleton<GatewayRequestFilter>();
         services.AddSingleton<FastPath.FastForwarder>();
+
+        // Last: with Redis configured, its registrations (the session state store among them) win over the defaults.
+        services.AddSharedStore(settings.Redis);
         return services;
     }
 

@@ -169,23 +169,23 @@ internal static class HttpGateway
 
     /// <summary>
     /// HTTP requests per window per caller (ASP.NET Core rate limiting): the credential when authenticated, else the
-    /// client's address (a self-asserted name would let a caller pick a fresh budget). Refused requests get 429 with
-    /// Retry-After and a JSON-RPC error body, and are audited.
+    /// client's address (a self-asserted name would let a caller pick a fresh budget), counted across replicas when a
+    /// shared store is configured. Refused requests get 429 with Retry-After and a JSON-RPC error body, and are audited.
     /// </summary>
     private static void AddRequestRateLimit(IServiceCollection services, RateLimitSettings rate)
     {
         services.AddRateLimiter(options =>
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            var window = new FixedWindowRateLimiterOptions { PermitLimit = rate.HttpRequests, Window = rate.Window, QueueLimit = 0 };
             options.AddPolicy(RateLimitPolicy, context =>
             {
                 string key = GatewayClaims.Read(context.User)?.CredentialId ?? "address:" + HttpIdentity.ClientAddress(context);
-                return RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-                {
-                    PermitLimit = rate.HttpRequests,
-                    Window = rate.Window,
-                    QueueLimit = 0,
-                });
+
+                // With a shared store, every replica counts the caller's requests in one window there.
+                return context.RequestServices.GetService<ISharedRateWindows>() is { } shared
+                    ? RateLimitPartition.Get(key, k => new SharedWindowLimiter(shared, $"requests:{{{Uri.EscapeDataString(k)}}}:{(long)rate.Window.TotalSeconds}s", window))
+                    : RateLimitPartition.GetFixedWindowLimiter(key, _ => window);
             });
             options.OnRejected = async (rejected, cancellationToken) =>
             {

@@ -32,7 +32,8 @@ internal sealed class SessionAdmissionMiddleware(
 
         Caller caller = callers.Resolve(HttpIdentity.ClaimsOf(context, null, callers.Options), new SessionIdentity(null, null, CanBind: false), stateProvider.Current.Policy);
         string? address = HttpIdentity.ClientAddress(context);
-        if (!limiter.TryAdmit(caller.Agent, address, out IDisposable? slot, out string? refusal))
+        (IDisposable? slot, string? refusal) = await limiter.TryAdmitAsync(caller.Agent, address);
+        if (slot is null)
         {
             await audit.HttpRefused(caller.Agent, caller.SourceName, caller.CredentialId, address, "session limit: " + refusal, StatusCodes.Status429TooManyRequests);
             byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, $"No new session: {refusal}. Close sessions you no longer use, or try again later.");

@@ -172,6 +172,11 @@ internal static class StatusCommand
             output.WriteLine($"last reload {reload["at"]}: {(reload["succeeded"]!.GetValue<bool>() ? "applied" : "refused")}");
         }
 
+        if (status["redis"] is JsonObject redis)
+        {
+            output.WriteLine($"redis {redis["state"]} since {redis["since"]}: limits {redis["limits"]}{(redis["lastFailure"] is { } failure ? $" (last failure: {failure})" : string.Empty)}");
+        }
+
         var rows = new List<string[]> { new[] { "SERVER", "STATE", "TRANSPORT", "TOOLS", "RESTARTS", "LAST ERROR" } };
         foreach (JsonNode? server in status["servers"]!.AsArray())
         {

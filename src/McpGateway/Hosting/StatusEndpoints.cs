@@ -122,6 +122,12 @@ internal static class StatusEndpoints
         writer.WriteNumber("uptimeSeconds", Math.Round(uptime.TotalSeconds));
         writer.WriteBoolean("ready", ready);
         writer.WriteNumber("sessions", services.GetRequiredService<SessionRegistry>().Count);
+        if (services.GetService<Scale.RedisConnection>() is { } redis)
+        {
+            writer.WritePropertyName("redis");
+            redis.WriteStatus(writer);
+        }
+
         writer.WriteStartObject("configuration");
         writer.WriteNumber("reloads", store.Version);
         if (store.LastReload is { } reload)

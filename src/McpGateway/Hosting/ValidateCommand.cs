@@ -59,6 +59,9 @@ internal static class ValidateCommand
 
             output.WriteLine($"       authentication: {(methods.Count == 0 ? "none (over HTTP an agent is who it says it is: loopback or a trusted network only)" : string.Join("; ", methods))}");
             output.WriteLine($"       audit: {settings.Audit.File ?? "off"}");
+            output.WriteLine(settings.Redis.Configuration is { } redis
+                ? $"       limits: shared through Redis at {string.Join(", ", Scale.RedisConnection.EndpointsOf(redis))} (keys under '{settings.Redis.KeyPrefix}')"
+                : "       limits: counted by each replica (no Redis configured)");
             if (warnings > 0)
             {
                 output.WriteLine($"       {warnings} warning(s), printed above.");

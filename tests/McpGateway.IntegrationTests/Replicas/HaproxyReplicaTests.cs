@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using McpGateway.IntegrationTests.Infrastructure;
+using McpGateway.IntegrationTests.Operations;
+using McpGateway.IntegrationTests.Scale;
 
 namespace McpGateway.IntegrationTests.Replicas;
 
@@ -136,6 +138,13 @@ public sealed class HaproxyReplicaTests
         string settings = $$"""{ "redis": { "configuration": "{{redis.Configuration}}" }, "limits": { "rate": { "calls": {{Budget}}, "windowSeconds": 3600 } } }""";
         await using GatewayReplicas replicas = await GatewayReplicas.StartAsync(3, Servers, Rules, settings, ["--stateless"], Ct);
         await using HaproxyBalancer haproxy = await HaproxyBalancer.StartAsync(replicas.Endpoints, Ct);
+
+        // Each replica connects to Redis in the background (and counts alone until then): wait until all share.
+        foreach (Uri endpoint in replicas.Endpoints)
+        {
+            await GatewayEndpoints.WaitForAsync(
+                GatewayEndpoints.RootOf(endpoint), "/status", (_, status) => status["redis"]?["limits"]?.GetValue<string>() == "shared", "the replica to share its limits through Redis", Ct);
+        }
 
         JsonObject summary = await ReplicaClient.RunAsync(haproxy.Endpoint, Agent, ["--tool", Tool, "--calls", "30"], Ct);
 

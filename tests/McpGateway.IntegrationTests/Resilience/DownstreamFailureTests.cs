@@ -112,6 +112,34 @@ public sealed class DownstreamFailureTests(DownstreamFailureGateways gateways) :
     }
 
     [Fact]
+    public async Task ServerThatExitsAtOnce_IsReportedWithItsExitCode_NotAfterItsStartTimeout()
+    {
+        // A start timeout far longer than the test: the first attempt must end when the process does. (It once waited the
+        // whole timeout when the process exited before the SDK had sent its first request: that request went nowhere.)
+        var exits = new JsonObject
+        {
+            ["command"] = "sh",
+            ["args"] = new JsonArray("-c", "echo 'cannot open the database' >&2; exit 3"),
+            ["startTimeoutMs"] = 3_600_000,
+        };
+        string servers = TestServers.File(("exits", exits), ("survivor", TestServers.Fixture()));
+        InProcessGateway gateway = await InProcessGateway.StartAsync(servers, DownstreamFailureGateways.Rules, new GatewayOptions { Downstream = new() { InitialReconnectDelay = TimeSpan.FromHours(1) } }, cancellationToken: Ct);
+        try
+        {
+            DownstreamStatus status = gateway.Downstream.Find("exits")!.Status;
+
+            Assert.True(gateway.Downstream.Find("survivor")!.IsReady);
+            Assert.NotEqual(DownstreamState.Ready, status.State);
+            Assert.Contains("Server 'exits' is unavailable: failed to connect: the process exited with code 3", gateway.Logs.All, StringComparison.Ordinal);
+            Assert.DoesNotContain("did not become ready", gateway.Logs.All, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task HangingServer_IsStoppedWhenItsStartTimesOut_AndNoneIsLeftWhenTheGatewayStops()
     {
         string marker = DownstreamFailureGateways.NewHangingMarker();

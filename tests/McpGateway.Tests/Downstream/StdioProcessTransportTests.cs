@@ -28,6 +28,26 @@ public sealed class StdioProcessTransportTests
     }
 
     [Fact]
+    public async Task SdkClient_OnAConnectionThatAlreadyEnded_FailsAtOnceWithTheExitCode_NotAtItsInitializationTimeout()
+    {
+        // A server that exits before the SDK sends its first request: the SDK has already failed the requests it knew
+        // of, so the first one must fail when it is sent, or it waits for the (here hour-long) initialization timeout.
+        await using StdioProcessTransport transport = Start("exit 3");
+        await Assert.ThrowsAsync<ClientTransportClosedException>(() => transport.MessageReader.Completion.WaitAsync(s_patience, Ct));
+
+        IOException sent = await Assert.ThrowsAsync<IOException>(() => transport.SendMessageAsync(new JsonRpcNotification { Method = "notifications/initialized" }, Ct));
+        Exception? connecting = await Record.ExceptionAsync(() => McpClient.CreateAsync(
+            new OneShotTransport(transport),
+            new McpClientOptions { InitializationTimeout = TimeSpan.FromHours(1) },
+            cancellationToken: Ct).WaitAsync(s_patience, Ct));
+
+        Assert.Equal("the process exited with code 3", sent.Message);
+        Assert.NotNull(connecting);
+        Assert.IsNotType<TimeoutException>(connecting);
+        Assert.Contains("the process exited with code 3", connecting.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ProcessThatClosesItsOutputButLivesOn_EndsTheConnection_SayingSo()
     {
         await using StdioProcessTransport transport = Start("exec >&-; read line");
@@ -72,5 +92,13 @@ public sealed class StdioProcessTransportTests
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add(script);
         return ChildProcesses.Start(start, NullLogger.Instance);
+    }
+
+    /// <summary>Hands the SDK client a connection that is already made.</summary>
+    private sealed class OneShotTransport(ITransport transport) : IClientTransport
+    {
+        public string Name => "child";
+
+        public Task<ITransport> ConnectAsync(CancellationToken cancellationToken = default) => Task.FromResult(transport);
     }
 }

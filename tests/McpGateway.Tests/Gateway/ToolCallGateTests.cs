@@ -115,11 +115,16 @@ public sealed class ToolCallGateTests : IAsyncDisposable
     }
 
     [Fact]
-    public void Admit_OverTheAgentsBudget_IsRateLimited_WithWhenToRetry()
+    public async Task Admit_OverTheAgentsBudget_IsRateLimited_WithWhenToRetry()
     {
         var gate = new ToolCallGate(new CallRateLimiter(new RateLimitSettings { Calls = 2, Window = TimeSpan.FromHours(1) }));
 
-        ToolCallDecision[] admitted = [.. Enumerable.Range(0, 3).Select(_ => gate.Admit(gate.Decide(_state, s_alpha, "db_query")))];
+        var admitted = new ToolCallDecision[3];
+        for (int i = 0; i < admitted.Length; i++)
+        {
+            admitted[i] = await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_query"));
+        }
+
         McpProtocolException refusal = ToolCallGate.Refusal(admitted[2]);
 
         Assert.Equal([ToolCallVerdict.Allowed, ToolCallVerdict.Allowed, ToolCallVerdict.RateLimited], admitted.Select(d => d.Verdict));
@@ -132,14 +137,14 @@ public sealed class ToolCallGateTests : IAsyncDisposable
     }
 
     [Fact]
-    public void Admit_HiddenOrUnknownTools_AreRefusedAsUnknownWhateverTheBudget_AndSpendNone()
+    public async Task Admit_HiddenOrUnknownTools_AreRefusedAsUnknownWhateverTheBudget_AndSpendNone()
     {
         var gate = new ToolCallGate(new CallRateLimiter(new RateLimitSettings { Calls = 1, Window = TimeSpan.FromHours(1) }));
 
-        ToolCallDecision hidden = gate.Admit(gate.Decide(_state, s_alpha, "db_drop_table"));
-        ToolCallDecision unknown = gate.Admit(gate.Decide(_state, s_alpha, "db_nothing"));
-        ToolCallDecision allowed = gate.Admit(gate.Decide(_state, s_alpha, "db_query"));
-        ToolCallDecision hiddenOverBudget = gate.Admit(gate.Decide(_state, s_alpha, "db_drop_table"));
+        ToolCallDecision hidden = await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_drop_table"));
+        ToolCallDecision unknown = await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_nothing"));
+        ToolCallDecision allowed = await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_query"));
+        ToolCallDecision hiddenOverBudget = await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_drop_table"));
 
         Assert.Equal(ToolCallVerdict.UnknownTool, hidden.Verdict);
         Assert.Equal(ToolCallVerdict.UnknownTool, unknown.Verdict);
@@ -148,16 +153,16 @@ public sealed class ToolCallGateTests : IAsyncDisposable
     }
 
     [Fact]
-    public void Apply_NewLimits_StartEveryBudgetAfresh()
+    public async Task Apply_NewLimits_StartEveryBudgetAfresh()
     {
         var gate = new ToolCallGate(new CallRateLimiter(new RateLimitSettings { Calls = 1, Window = TimeSpan.FromHours(1) }));
-        gate.Admit(gate.Decide(_state, s_alpha, "db_query"));
-        Assert.Equal(ToolCallVerdict.RateLimited, gate.Admit(gate.Decide(_state, s_alpha, "db_query")).Verdict);
+        await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_query"));
+        Assert.Equal(ToolCallVerdict.RateLimited, (await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_query"))).Verdict);
 
         gate.Apply(new RateLimitSettings { Calls = 1, Window = TimeSpan.FromHours(1) });
 
-        Assert.Equal(ToolCallVerdict.Allowed, gate.Admit(gate.Decide(_state, s_alpha, "db_query")).Verdict);
-        Assert.Equal(ToolCallVerdict.RateLimited, gate.Admit(gate.Decide(_state, s_alpha, "db_query")).Verdict);
+        Assert.Equal(ToolCallVerdict.Allowed, (await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_query"))).Verdict);
+        Assert.Equal(ToolCallVerdict.RateLimited, (await gate.AdmitAsync(gate.Decide(_state, s_alpha, "db_query"))).Verdict);
     }
 
     [Fact]

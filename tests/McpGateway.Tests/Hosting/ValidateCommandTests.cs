@@ -26,6 +26,24 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Validate_WithRedis_SaysWhereLimitsAreShared_WithoutThePassword()
+    {
+        string settings = _cli.Write("settings.json", """{"redis": {"configuration": "redis-a:6380,redis-b,password=very-secret-pass", "keyPrefix": "gw:"}}""");
+        string badSettings = _cli.Write("bad-settings.json", """{"redis": {"configuration": "redis-a:6380,password=very-secret-pass,sll=true"}}""");
+
+        CliResult result = await _cli.RunAsync("validate", "--config", Example("servers.json"), "--rules", Example("rules.json"), "--settings", settings);
+        CliResult bad = await _cli.RunAsync("validate", "--config", Example("servers.json"), "--rules", Example("rules.json"), "--settings", badSettings);
+        CliResult without = await _cli.RunAsync("validate", "--config", Example("servers.json"), "--rules", Example("rules.json"));
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.Error);
+        Assert.Contains("limits: shared through Redis at redis-a:6380, redis-b:6379 (keys under 'gw:')", result.Output, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.InvalidConfiguration, bad.ExitCode);
+        Assert.Contains("$.redis.configuration: has an unknown option or a bad value for option 'sll'.", bad.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("very-secret-pass", result.Output + result.Error + bad.Output + bad.Error, StringComparison.Ordinal);
+        Assert.Contains("limits: counted by each replica (no Redis configured)", without.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Validate_SeveralMistakesInBothFiles_ExitsOneAndPrintsEveryOneWithItsPath()
     {
         string servers = _cli.Write("servers.json", """

@@ -76,8 +76,18 @@ internal abstract partial class JsonLineTransport : TransportBase
     /// <summary>Called once when the input ends (or fails); the default completes the SDK's channel.</summary>
     protected virtual void OnInputEnded(Exception? error) => SetDisconnected(error);
 
+    /// <summary>Why the connection is over, for a message sent after it ended.</summary>
+    protected virtual string EndedReason => "the connection has ended";
+
     public override Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default)
     {
+        // Once the connection has ended, the SDK has already failed every request it knew of; one it registers now
+        // (a first request racing a server that exits at once) would wait for its timeout. It fails here instead.
+        if (!IsConnected)
+        {
+            return Task.FromException(new IOException(EndedReason));
+        }
+
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(message, s_protocol.GetTypeInfo(typeof(JsonRpcMessage)));
         Enqueue(json);
         return Task.CompletedTask;

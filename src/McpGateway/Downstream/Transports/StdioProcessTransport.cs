@@ -108,6 +108,8 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
     /// <summary>Why the connection is over, once it is; null while it lives.</summary>
     public string? ClosedReason => _closed;
 
+    protected override string EndedReason => _closed ?? (HasExited() ? DescribeExit() : base.EndedReason);
+
     /// <summary>The last lines the server wrote to stderr (for status and for the reason a connection ended).</summary>
     public IReadOnlyList<string> StandardErrorTail
     {
