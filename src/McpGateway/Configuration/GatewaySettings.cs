@@ -23,6 +23,8 @@ public sealed record GatewaySettings
 
     public LimitSettings Limits { get; init; } = new();
 
+    public SessionSettings Sessions { get; init; } = new();
+
     public AuditSettings Audit { get; init; } = new();
 
     public LoggingSettings Logging { get; init; } = new();
@@ -205,6 +207,65 @@ public sealed record SessionLimitSettings
     public int PerClientAddress { get; init; } = 1_000;
 
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(30);
+}
+
+/// <summary>
+/// Stateful HTTP sessions that any replica can resume: the Mcp-Session-Id a client gets is the session's state,
+/// encrypted and authenticated with <see cref="Keys"/>, so every replica given the same keys can read it.
+/// </summary>
+public sealed record SessionSettings
+{
+    public static readonly TimeSpan DefaultMaxAge = TimeSpan.FromHours(24);
+
+    /// <summary>The first encrypts new session ids; every one decrypts (rotation). Empty: a key of this process alone.</summary>
+    public IReadOnlyList<SessionKey> Keys { get; init; } = [];
+
+    /// <summary>A session id older than this is refused (404, as an unknown session), on every replica alike.</summary>
+    public TimeSpan MaxAge { get; init; } = DefaultMaxAge;
+
+    public bool Equals(SessionSettings? other) => other is not null && MaxAge == other.MaxAge && Keys.SequenceEqual(other.Keys);
+
+    public override int GetHashCode() => HashCode.Combine(MaxAge, Keys.Count);
+}
+
+/// <summary>A 256-bit session key. A secret: it never prints, and two keys compare by their bytes.</summary>
+public sealed class SessionKey : IEquatable<SessionKey>
+{
+    public const int Length = 32;
+
+    private readonly byte[] _bytes;
+
+    public SessionKey(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != Length)
+        {
+            throw new ArgumentException($"A session key is {Length} bytes.", nameof(bytes));
+        }
+
+        _bytes = bytes.ToArray();
+    }
+
+    internal ReadOnlySpan<byte> Bytes => _bytes;
+
+    /// <summary>Reads a key written in base64 (or base64url); null when it is not 32 bytes of it.</summary>
+    public static SessionKey? Parse(string text)
+    {
+        string standard = text.Trim().Replace('-', '+').Replace('_', '/');
+        standard = standard.PadRight(standard.Length + ((4 - (standard.Length % 4)) % 4), '=');
+        Span<byte> bytes = stackalloc byte[Length + 3];
+        return Convert.TryFromBase64String(standard, bytes, out int written) && written == Length ? new SessionKey(bytes[..Length]) : null;
+    }
+
+    /// <summary>A new random key, as base64.</summary>
+    public static string Generate() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(Length));
+
+    public bool Equals(SessionKey? other) => other is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(_bytes, other._bytes);
+
+    public override bool Equals(object? obj) => Equals(obj as SessionKey);
+
+    public override int GetHashCode() => 0;
+
+    public override string ToString() => "(session key)";
 }
 
 /// <summary>Calls per window per agent (0: no limit), optionally per agent and per tool; and HTTP requests per window per caller.</summary>

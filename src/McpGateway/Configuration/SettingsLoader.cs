@@ -162,6 +162,11 @@ public static class SettingsLoader
                     HttpRequests = Int("limits:rate:httpRequests", 0, 0, int.MaxValue),
                 },
             };
+            var sessions = new SessionSettings
+            {
+                Keys = SessionKeys("sessions:keys"),
+                MaxAge = TimeSpan.FromSeconds(Int("sessions:maxAgeSeconds", (int)SessionSettings.DefaultMaxAge.TotalSeconds, 60, 30 * 24 * 3600)),
+            };
             var audit = new AuditSettings
             {
                 File = AuditFile("audit:file"),
@@ -191,6 +196,7 @@ public static class SettingsLoader
                 Identity = identity,
                 Authentication = authentication,
                 Limits = limits,
+                Sessions = sessions,
                 Audit = audit,
                 Logging = logging,
                 Telemetry = telemetry,
@@ -515,6 +521,30 @@ public static class SettingsLoader
             // A path written in the settings file is relative to that file; one from a variable or flag, to the working folder.
             string baseFolder = SourceOf(key) == Layer.File && _folder is not null ? _folder : environment.CurrentDirectory;
             return Path.GetFullPath(value, baseFolder);
+        }
+
+        /// <summary>The session keys in order; an empty entry (an unset <c>${VAR:-}</c>) is skipped, so a second key can be optional.</summary>
+        private IReadOnlyList<SessionKey> SessionKeys(string key)
+        {
+            var keys = new List<SessionKey>();
+            foreach (string itemKey in ListKeys(key))
+            {
+                if (merged[itemKey] is not { } value || value.Trim().Length == 0)
+                {
+                    continue;
+                }
+
+                if (SessionKey.Parse(value) is not { } parsed)
+                {
+                    // The value is a secret, or meant to be one: never echoed.
+                    Error(itemKey, "is not a session key: 32 bytes written in base64.", "make one with 'mcp-gateway keys session-key' (or 'openssl rand -base64 32') and pass it through a variable, for example \"${MCP_GATEWAY_SESSION_KEY}\".");
+                    continue;
+                }
+
+                keys.Add(parsed);
+            }
+
+            return keys;
         }
 
         private string? AuditFile(string key) => Optional(key) == "-" ? "-" : FilePath(key);

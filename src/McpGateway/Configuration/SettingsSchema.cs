@@ -76,6 +76,9 @@ internal static class SettingsSchema
                 ("agents", SettingsShape.Map(SettingsShape.Scalar)),
                 ("tools", SettingsShape.Map(SettingsShape.Map(SettingsShape.Scalar))),
                 ("httpRequests", SettingsShape.Scalar))))),
+        ("sessions", SettingsShape.Object(
+            ("keys", SettingsShape.List),
+            ("maxAgeSeconds", SettingsShape.Scalar))),
         ("audit", SettingsShape.Object(
             ("file", SettingsShape.Scalar),
             ("maxFileBytes", SettingsShape.Scalar),

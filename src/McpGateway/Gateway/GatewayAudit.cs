@@ -98,6 +98,10 @@ internal sealed class GatewayAudit(TimeProvider time, bool includeArguments, Aud
     }
 
     /// <summary>A request refused before any JSON-RPC was handled (session limits, HTTP rate limit, malformed body).</summary>
+    /// <summary>A request refused before JSON-RPC, by what its credential says (none: anonymous).</summary>
+    public ValueTask HttpRefused(AuthenticatedCaller? caller, string? clientAddress, string reason, int status) =>
+        HttpRefused(caller?.Agent, caller is null ? "none" : caller.Source == IdentitySource.Jwt ? "jwt" : "api-key", caller?.CredentialId, clientAddress, reason, status);
+
     public ValueTask HttpRefused(string? agent, string identitySource, string? credentialId, string? clientAddress, string reason, int status) =>
         log?.WriteAsync(new AuditRecord
         {

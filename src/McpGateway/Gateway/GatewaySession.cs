@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using McpGateway.Identity;
+using McpGateway.Identity.Sessions;
 using ModelContextProtocol.Server;
 
 namespace McpGateway.Gateway;
@@ -38,11 +39,28 @@ internal sealed class GatewaySession(bool stateless)
         {
             _sessionId = value;
             Fingerprint = value is null ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)))[..12];
+            StateKey = value is null ? null : StateKeyOf(value);
         }
     }
 
     /// <summary>A short hash of the session id: the same session is recognisable in the audit and logs, and its id cannot be read back.</summary>
     public string? Fingerprint { get; private set; }
+
+    /// <summary>
+    /// Where the session's state is kept in the <see cref="ISessionStateStore"/>: another hash of the session id, longer
+    /// than the fingerprint (no two sessions share it) and not the one the audit shows.
+    /// </summary>
+    public string? StateKey { get; private set; }
+
+    /// <summary>The <see cref="StateKey"/> of the session with this (SDK) session id.</summary>
+    public static string StateKeyOf(string sessionId) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("mcp-gateway session state\n" + sessionId)))[..32];
+
+    /// <summary>What the session's Mcp-Session-Id carries (stateful HTTP only): set when the id is issued, or read from it when the session resumes here.</summary>
+    public SessionTicket? Ticket { get; set; }
+
+    /// <summary>True for a session that started on another replica (or before a restart) and was resumed here from its id.</summary>
+    public bool Resumed { get; init; }
 
     /// <summary>The slot this session holds under the session limits; released when the session ends.</summary>
     public IDisposable? Admission { get; set; }

@@ -10,12 +10,14 @@ namespace McpGateway.Gateway;
 /// <summary>
 /// <c>logging/setLevel</c>: the session's level decides which log messages reach it. Each server the agent may use is
 /// asked for the most verbose level any session that may use it wants, since one connection serves them all.
-/// Also delivers log messages that no single call can claim to the sessions that asked for them.
+/// Also delivers log messages that no single call can claim to the sessions that asked for them. A session's level is
+/// kept with its state (<see cref="SessionStates"/>), for a replica that resumes it.
 /// </summary>
 internal sealed partial class LoggingRequestHandler(
     GatewayStateProvider stateProvider,
     AgentResolver agents,
     SessionRegistry sessions,
+    SessionStates states,
     ILogger<LoggingRequestHandler> logger)
 {
     public async Task<JsonNode?> SetLevelAsync(GatewayRequest request, CancellationToken cancellationToken)
@@ -30,14 +32,28 @@ internal sealed partial class LoggingRequestHandler(
         GatewayState state = stateProvider.Current;
         Caller caller = agents.Identify(state, request);
         request.Audit.Caller = caller;
-        string? agent = caller.Agent;
+        await Task.WhenAll(AskServersAsync(state, request.Session, caller.Agent, cancellationToken), states.LogLevelChangedAsync(request.Session, cancellationToken).AsTask());
+        return new JsonObject();
+    }
+
+    /// <summary>A session resumed on this replica with the level it set elsewhere: the servers it may use are asked for it, as if it had just set it.</summary>
+    public Task RestoreAsync(GatewaySession session, string level, CancellationToken cancellationToken)
+    {
+        session.LogLevel = level;
+        GatewayState state = stateProvider.Current;
+        return AskServersAsync(state, session, agents.SessionAgent(state, session), cancellationToken);
+    }
+
+    /// <summary>Asks each server <paramref name="agent"/> may use for the most verbose level any session that may use it wants.</summary>
+    private Task AskServersAsync(GatewayState state, GatewaySession session, string? agent, CancellationToken cancellationToken)
+    {
         var updates = new List<Task>();
         foreach (DownstreamServer server in state.Servers.Values)
         {
             // A 2026-07-28 server has no logging/setLevel: it is told the level with each forwarded request.
             if (server.IsReady && server.ServerCapabilities?.Logging is not null && !ProtocolEras.IsJuly2026OrLater(server.NegotiatedProtocolVersion) && state.MayUse(agent, server))
             {
-                string wanted = level!;
+                string wanted = session.LogLevel!;
                 foreach (GatewaySession other in sessions.Sessions)
                 {
                     if (other.LogLevel is { } otherLevel && state.MayUse(agents.SessionAgent(state, other), server))
@@ -50,8 +66,7 @@ internal sealed partial class LoggingRequestHandler(
             }
         }
 
-        await Task.WhenAll(updates);
-        return new JsonObject();
+        return Task.WhenAll(updates);
     }
 
     /// <summary>A log message of <paramref name="server"/> no call in flight claims: to every session that asked for logs and may use the server.</summary>

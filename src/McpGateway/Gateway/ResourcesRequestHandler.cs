@@ -16,6 +16,7 @@ internal sealed partial class ResourcesRequestHandler(
     GatewayStateProvider stateProvider,
     AgentResolver agents,
     SubscriptionRegistry subscriptions,
+    SessionStates states,
     ILogger<ResourcesRequestHandler> logger)
 {
     public JsonObject List(GatewayRequest request) => ListOf(request, ListKind.Resources, "resources");
@@ -67,7 +68,40 @@ internal sealed partial class ResourcesRequestHandler(
             }
         }
 
+        await states.SubscriptionChangedAsync(request.Session, uri, subscribe, cancellationToken);
         return new JsonObject();
+    }
+
+    /// <summary>
+    /// A session resumed on this replica with the subscriptions it made elsewhere: each is made again here, through
+    /// the same registry (the server is subscribed when the session is its first subscriber), as long as the rules
+    /// still let the session's agent read the resource and its server is ready; the others are left out.
+    /// </summary>
+    public async Task RestoreAsync(GatewaySession session, IReadOnlyList<string> uris, CancellationToken cancellationToken)
+    {
+        GatewayState state = stateProvider.Current;
+        string? agent = agents.SessionAgent(state, session);
+        foreach (string uri in uris)
+        {
+            if (agent is null || !state.Resources.TryResolve(uri, (s, candidate) => s.IsReady && state.MayReadResource(agent, s, candidate), out DownstreamServer server, out string serverUri))
+            {
+                LogNotRestored(logger, session.Fingerprint, "the resource is not one the session's agent may read, or its server is not ready");
+                continue;
+            }
+
+            if (subscriptions.Add(session, server, serverUri, uri))
+            {
+                try
+                {
+                    await server.SetSubscriptionAsync(serverUri, subscribe: true, cancellationToken);
+                }
+                catch (Exception ex) when (ex is McpException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    subscriptions.Remove(session, server, serverUri);
+                    LogNotRestored(logger, session.Fingerprint, $"server '{server.Name}' refused it: {ex.Message}");
+                }
+            }
+        }
     }
 
     /// <summary>Releases what an ended session subscribed to.</summary>
@@ -128,6 +162,9 @@ internal sealed partial class ResourcesRequestHandler(
         request.Audit.OriginalItem = serverUri;
         return (server, uri, serverUri, parameters);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A subscription of resumed session {Fingerprint} was not made again here: {Reason}.")]
+    private static partial void LogNotRestored(ILogger logger, string? fingerprint, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Server '{Server}': unsubscribing after a session ended failed: {Error}")]
     private static partial void LogUnsubscribeFailed(ILogger logger, string server, string error);

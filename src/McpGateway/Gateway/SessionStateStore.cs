@@ -32,7 +32,10 @@ internal interface ISessionStateStore
 /// <summary>This replica's own session state: what a single gateway needs, and what a session leaves behind when it moves.</summary>
 internal sealed class InMemorySessionStateStore(TimeProvider time) : ISessionStateStore
 {
+    private const int PruneEvery = 1024;
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SharedSessionState State, DateTimeOffset Expires)> _states = new();
+    private long _writes;
 
     public bool IsShared => false;
 
@@ -53,7 +56,21 @@ internal sealed class InMemorySessionStateStore(TimeProvider time) : ISessionSta
 
     public ValueTask SetAsync(string sessionKey, SharedSessionState state, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
-        _states[sessionKey] = (state, time.GetUtcNow() + timeToLive);
+        DateTimeOffset now = time.GetUtcNow();
+        _states[sessionKey] = (state, now + timeToLive);
+
+        // Abandoned sessions are never read again: now and then, what has expired goes.
+        if (Interlocked.Increment(ref _writes) % PruneEvery == 0)
+        {
+            foreach (KeyValuePair<string, (SharedSessionState State, DateTimeOffset Expires)> entry in _states)
+            {
+                if (entry.Value.Expires <= now)
+                {
+                    _states.TryRemove(entry);
+                }
+            }
+        }
+
         return ValueTask.CompletedTask;
     }
 

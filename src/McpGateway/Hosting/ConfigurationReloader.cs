@@ -1,6 +1,7 @@
 using McpGateway.Configuration;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
+using McpGateway.Identity.Sessions;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -24,6 +25,7 @@ internal sealed partial class ConfigurationReloader : IDisposable
     private readonly GatewayStateProvider _state;
     private readonly SessionLimiter _sessionLimiter;
     private readonly ToolCallGate _gate;
+    private readonly SessionTokens _sessionTokens;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _reloading = new(1, 1);
@@ -40,9 +42,11 @@ internal sealed partial class ConfigurationReloader : IDisposable
         GatewayStateProvider state,
         SessionLimiter sessionLimiter,
         ToolCallGate gate,
+        SessionTokens sessionTokens,
         TimeProvider time,
         ILogger<ConfigurationReloader> logger)
     {
+        _sessionTokens = sessionTokens;
         _store = store;
         _downstream = downstream;
         _state = state;
@@ -161,6 +165,9 @@ internal sealed partial class ConfigurationReloader : IDisposable
             // limits apply to the next request, then what is new starts.
             ServersChange servers = await _downstream.ApplyAsync(next.Servers, cancellationToken);
             _sessionLimiter.Apply(SessionLimits(next.Settings.Limits.Sessions, notes));
+
+            // Key rotation without a restart: new sessions get the new first key; a key no longer listed stops opening ids.
+            _sessionTokens.Apply(next.Settings.Sessions);
 
             // New call limits start every budget afresh: only when they changed, or any edit would reset them.
             if (!SameRate(previous.Settings.Limits.Rate, next.Settings.Limits.Rate))

@@ -4,6 +4,7 @@ using McpGateway.Diagnostics;
 using McpGateway.Gateway;
 using McpGateway.Identity;
 using McpGateway.Scale;
+using McpGateway.Identity.Sessions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -55,6 +56,13 @@ internal static class GatewayServices
         GatewaySettings settings = config.Settings;
         services.AddSingleton(new CallerResolver(options.Identity));
         services.AddSingleton(sp => new SessionLimiter(settings.Limits.Sessions, sp.GetService<ISharedSessionSlots>()));
+        services.AddSingleton(sp => new SessionTokens(settings.Sessions, sp.GetRequiredService<TimeProvider>()));
+
+        // Per replica unless a shared store is registered (AddSharedStore, last below): a session that moves keeps its
+        // agent and client, and with Redis also these.
+        services.AddSingleton<ISessionStateStore, InMemorySessionStateStore>();
+        services.AddSingleton<SessionStates>();
+        services.AddSingleton<SessionResumption>();
         services.AddSingleton(sp => new CallRateLimiter(settings.Limits.Rate, sp.GetService<ISharedRateWindows>()));
         services.AddSingleton<ToolCallGate>();
         if (settings.Audit.File is { } auditFile)

@@ -6,6 +6,7 @@ using McpGateway.Diagnostics;
 using McpGateway.FastPath;
 using McpGateway.Gateway;
 using McpGateway.Identity;
+using McpGateway.Identity.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -19,8 +20,9 @@ namespace McpGateway.Hosting;
 /// <summary>
 /// Serves the gateway over Streamable HTTP at <c>/mcp</c>. Every request passes, in order: the guard (host, origin,
 /// content type, body, duplicate keys), authentication and the agent policy (when configured), the HTTP request rate
-/// limit (when configured), session admission, the protocol-version check, then the fast path or the SDK (a session
-/// ending under a request is answered 404, never a 500).
+/// limit (when configured), the session id (sealed for the client, the SDK's own after it), session admission, the
+/// protocol-version check, then the fast path or the SDK (a session ending under a request is answered 404, never a
+/// 500). A stateful session whose id names a session this replica does not hold is resumed from the id.
 /// </summary>
 internal static class HttpGateway
 {
@@ -61,21 +63,39 @@ internal static class HttpGateway
             {
                 // A stateful session gets its Mcp-Session-Id header before its options are configured; a request served
                 // statelessly (stateless mode, or a 2026-07-28 client) has none.
-                bool servedStatelessly = http.Stateless || !context.Response.Headers.ContainsKey("Mcp-Session-Id");
+                bool servedStatelessly = http.Stateless || !context.Response.Headers.ContainsKey(SessionTokenMiddleware.Header);
                 IServiceProvider services = context.RequestServices;
                 CallerResolver callers = services.GetRequiredService<CallerResolver>();
                 IdentityClaims claims = HttpIdentity.ClaimsOf(context, null, callers.Options);
+
+                // A session another replica started (or this one, before a restart) resumes with what its id carries.
+                SessionTicket? resumed = servedStatelessly ? null : SessionTokenMiddleware.ResumingOf(context);
                 var session = new GatewaySession(servedStatelessly)
                 {
                     Owner = claims.Principal?.UserId,
                     ClientAddress = HttpIdentity.ClientAddress(context),
+                    Ticket = resumed,
+                    Resumed = resumed is not null,
                 };
 
-                // An authenticated caller's session is its agent's from the start; so is one whose header names a known agent.
-                Caller caller = callers.Resolve(claims, session.Identity, services.GetRequiredService<GatewayStateProvider>().Current.Policy);
-                if (caller.Agent is { } agent && (caller.BindsSession || caller.Source is IdentitySource.ApiKey or IdentitySource.Jwt))
+                if (resumed?.Agent is { } boundAtStart)
                 {
-                    session.TryBind(agent);
+                    // The agent it was bound to, whatever this request says: a session never changes agent.
+                    session.TryBind(boundAtStart);
+                }
+                else
+                {
+                    // An authenticated caller's session is its agent's from the start; so is one whose header names a known agent.
+                    Caller caller = callers.Resolve(claims, session.Identity, services.GetRequiredService<GatewayStateProvider>().Current.Policy);
+                    if (caller.Agent is { } agent && (caller.BindsSession || caller.Source is IdentitySource.ApiKey or IdentitySource.Jwt))
+                    {
+                        session.TryBind(agent);
+                    }
+                }
+
+                if (!servedStatelessly)
+                {
+                    SessionTokenMiddleware.SetSession(context, session);
                 }
 
                 GatewayServices.ConfigureSession(serverOptions, session, services);
@@ -99,9 +119,16 @@ internal static class HttpGateway
 
                 // Resolved now: the request that created the session (and its services) is long gone when the session ends.
                 GatewayStateProvider state = context.RequestServices.GetRequiredService<GatewayStateProvider>();
+                SessionResumption resumption = context.RequestServices.GetRequiredService<SessionResumption>();
                 SessionTelemetry? telemetry = GatewayTelemetry.StartSession(GatewayTelemetry.Transports.Tcp);
                 try
                 {
+                    if (session.Resumed)
+                    {
+                        // Before the first message is read: the request that resumed the session already has its state.
+                        await resumption.RestoreAsync(session, cancellationToken);
+                    }
+
                     await server.RunAsync(cancellationToken);
                 }
                 finally
@@ -116,6 +143,9 @@ internal static class HttpGateway
 #pragma warning restore MCPEXP002
         });
         builder.Services.AddOptions<HttpServerTransportOptions>().Configure<TimeProvider>((transport, time) => transport.TimeProvider = time);
+
+        // The SDK finds it in the services: sessions are sealed into their ids and resumed from them.
+        builder.Services.AddSingleton<ISessionMigrationHandler, SessionMigration>();
     }
 
     /// <summary>The session's agent, for telemetry: only an agent of the rules is named.</summary>
@@ -145,6 +175,8 @@ internal static class HttpGateway
             app.UseRateLimiter();
         }
 
+        // From here on the Mcp-Session-Id is the SDK's own id; the client sees only the sealed one.
+        app.UseMiddleware<SessionTokenMiddleware>();
         app.UseMiddleware<SessionAdmissionMiddleware>();
         app.UseMiddleware<ProtocolVersionCheck>();
         app.UseMiddleware<EndedSessionGuard>();
@@ -194,10 +226,8 @@ internal static class HttpGateway
                 int seconds = CallRateLimiter.RetrySeconds(retryAfter);
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 context.Response.ContentType = "application/json";
-                AuthenticatedCaller? caller = GatewayClaims.Read(context.User);
                 await context.RequestServices.GetRequiredService<GatewayAudit>().HttpRefused(
-                    caller?.Agent, caller is null ? "none" : caller.Source == IdentitySource.Jwt ? "jwt" : "api-key", caller?.CredentialId,
-                    HttpIdentity.ClientAddress(context), $"HTTP request rate: {rate.HttpRequests} per {rate.Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s", StatusCodes.Status429TooManyRequests);
+                    GatewayClaims.Read(context.User), HttpIdentity.ClientAddress(context), $"HTTP request rate: {rate.HttpRequests} per {rate.Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s", StatusCodes.Status429TooManyRequests);
                 ReadOnlySpan<byte> body = RequestBody.Of(context) is { } request ? request.Memory.Span : default;
                 byte[] error = RequestValidation.ErrorResponse(body, $"Too many requests: at most {rate.HttpRequests} per {rate.Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s. Retry after {seconds} s.");
                 await context.Response.Body.WriteAsync(error, cancellationToken);

@@ -7,7 +7,7 @@ using McpGateway.Identity.ApiKeys;
 namespace McpGateway.Hosting;
 
 /// <summary>
-/// <c>mcp-gateway keys add|list|revoke</c>: API keys per agent. A key is printed once, when it is made, as the only
+/// <c>mcp-gateway keys add|list|revoke</c>: API keys per agent (and <c>keys session-key</c>: a key for session ids). A key is printed once, when it is made, as the only
 /// line on standard output; the keys file keeps its hash, with an id, the agent, a label, when it was made and when
 /// it expires. A running gateway reads the file again whenever it changes, so a revoked key stops working at once.
 /// </summary>
@@ -16,11 +16,24 @@ internal static class KeysCommand
     public static Command Create(DiscoveryEnvironment environment, TimeProvider? time = null)
     {
         time ??= TimeProvider.System;
-        var keys = new Command("keys", "Manage API keys: add (prints the new key once), list (never shows keys), revoke.");
+        var keys = new Command("keys", "Manage API keys: add (prints the new key once), list (never shows keys), revoke; and make a session key (session-key).");
         keys.Subcommands.Add(Add(environment, time));
         keys.Subcommands.Add(List(environment, time));
         keys.Subcommands.Add(Revoke(environment, time));
+        keys.Subcommands.Add(SessionKeyCommand());
         return keys;
+    }
+
+    /// <summary>A new random key for <c>sessions.keys</c>, the only line on standard output: it is stored nowhere.</summary>
+    private static Command SessionKeyCommand()
+    {
+        var command = new Command("session-key", "Print a new random session key for the settings' sessions.keys (base64, 32 bytes); it is not stored anywhere.");
+        command.SetAction(parse =>
+        {
+            parse.InvocationConfiguration.Output.WriteLine(SessionKey.Generate());
+            return ExitCodes.Success;
+        });
+        return command;
     }
 
     private static Command Add(DiscoveryEnvironment environment, TimeProvider time)

@@ -1,12 +1,14 @@
 using McpGateway.Gateway;
 using McpGateway.Identity;
+using McpGateway.Identity.Sessions;
 using Microsoft.AspNetCore.Http;
 
 namespace McpGateway.Hosting;
 
 /// <summary>
-/// Admits a new stateful session (an <c>initialize</c> POST without <c>Mcp-Session-Id</c>) only within the session
-/// limits, counted for the agent the one identity resolver names and for the client's address. A refused newcomer
+/// Admits a new stateful session (an <c>initialize</c> POST without <c>Mcp-Session-Id</c>, or a request naming a
+/// session another replica started, which this one resumes) only within the session limits, counted for the agent
+/// the one identity resolver names and for the client's address. A refused newcomer
 /// gets HTTP 429 with a JSON-RPC error saying which limit; open sessions are never closed to make room. The slot
 /// travels with the request to the session it creates, which releases it when it ends.
 /// </summary>
@@ -16,6 +18,7 @@ internal sealed class SessionAdmissionMiddleware(
     SessionLimiter limiter,
     CallerResolver callers,
     GatewayStateProvider stateProvider,
+    SessionRegistry sessions,
     GatewayAudit audit)
 {
     /// <summary>HttpContext item holding the admitted slot until the session takes it.</summary>
@@ -23,20 +26,22 @@ internal sealed class SessionAdmissionMiddleware(
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (settings.Stateless || !HttpMethods.IsPost(context.Request.Method) || context.Request.Headers.ContainsKey("Mcp-Session-Id") ||
-            RequestBody.Of(context) is not { } body || RequestValidation.MethodOf(body.Memory.Span) != "initialize")
+        SessionTicket? resuming = Resuming(context);
+        if (resuming is null && !Creating(context))
         {
             await next(context);
             return;
         }
 
-        Caller caller = callers.Resolve(HttpIdentity.ClaimsOf(context, null, callers.Options), new SessionIdentity(null, null, CanBind: false), stateProvider.Current.Policy);
+        // A resumed session counts for the agent it is bound to, whatever this request says.
+        Caller caller = callers.Resolve(HttpIdentity.ClaimsOf(context, null, callers.Options), new SessionIdentity(resuming?.Agent, null, CanBind: false), stateProvider.Current.Policy);
         string? address = HttpIdentity.ClientAddress(context);
         (IDisposable? slot, string? refusal) = await limiter.TryAdmitAsync(caller.Agent, address);
         if (slot is null)
         {
             await audit.HttpRefused(caller.Agent, caller.SourceName, caller.CredentialId, address, "session limit: " + refusal, StatusCodes.Status429TooManyRequests);
-            byte[] error = RequestValidation.ErrorResponse(body.Memory.Span, $"No new session: {refusal}. Close sessions you no longer use, or try again later.");
+            ReadOnlySpan<byte> body = RequestBody.Of(context) is { } request ? request.Memory.Span : default;
+            byte[] error = RequestValidation.ErrorResponse(body, $"No new session: {refusal}. Close sessions you no longer use, or try again later.");
             context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(error, context.RequestAborted);
@@ -57,6 +62,18 @@ internal sealed class SessionAdmissionMiddleware(
             }
         }
     }
+
+    /// <summary>An <c>initialize</c> POST without a session: it creates one.</summary>
+    private bool Creating(HttpContext context) =>
+        !settings.Stateless && HttpMethods.IsPost(context.Request.Method) && !context.Request.Headers.ContainsKey(SessionTokenMiddleware.Header) &&
+        RequestBody.Of(context) is { } body && RequestValidation.MethodOf(body.Memory.Span) == "initialize";
+
+    /// <summary>
+    /// A request naming a session this replica does not hold: the SDK resumes it here (a DELETE does not), so it is
+    /// admitted like a new one. If another request resumes it first, the slot goes back unused.
+    /// </summary>
+    private SessionTicket? Resuming(HttpContext context) =>
+        SessionTokenMiddleware.TicketOf(context) is { } ticket && !HttpMethods.IsDelete(context.Request.Method) && sessions.Find(ticket.SessionId) is null ? ticket : null;
 
     /// <summary>For the session being created by this request: takes the slot admission reserved for it.</summary>
     public static IDisposable? Claim(HttpContext context) =>

@@ -62,6 +62,9 @@ internal static class ValidateCommand
             output.WriteLine(settings.Redis.Configuration is { } redis
                 ? $"       limits: shared through Redis at {string.Join(", ", Scale.RedisConnection.EndpointsOf(redis))} (keys under '{settings.Redis.KeyPrefix}')"
                 : "       limits: counted by each replica (no Redis configured)");
+            output.WriteLine(settings.Sessions.Keys.Count == 0
+                ? "       session keys: none (each process makes its own: stateful sessions stay on the replica that started them)"
+                : $"       session keys: {settings.Sessions.Keys.Count} (replicas with the same keys resume each other's sessions; ids expire after {(long)settings.Sessions.MaxAge.TotalSeconds} s)");
             if (warnings > 0)
             {
                 output.WriteLine($"       {warnings} warning(s), printed above.");

@@ -45,7 +45,7 @@ public sealed class AuditRecordTests(AuditGateways gateways) : IClassFixture<Aud
         Assert.Equal("alpha", Text(record, "agent"));
         Assert.Equal("api-key", Text(record, "identitySource"));
         Assert.Equal(alpha.CredentialId, Text(record, "credentialId"));
-        Assert.Equal(AuditedGateway.Fingerprint(client.SessionId!), Text(record, "session"));
+        Assert.Equal(gateway.Fingerprint(client.SessionId!), Text(record, "session"));
         Assert.Equal("127.0.0.1", Text(record, "clientAddress"));
         Assert.Equal("tools/call", Text(record, "method"));
         Assert.Equal("fixture", Text(record, "server"));
@@ -302,8 +302,8 @@ public sealed class AuditRecordTests(AuditGateways gateways) : IClassFixture<Aud
             Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
         }
 
-        Assert.Equal(2, records.Count(r => Text(r, "session") == AuditedGateway.Fingerprint(viaBearer.SessionId!)));
-        Assert.Equal(2, records.Count(r => Text(r, "session") == AuditedGateway.Fingerprint(viaHeader.SessionId!)));
+        Assert.Equal(2, records.Count(r => Text(r, "session") == gateway.Fingerprint(viaBearer.SessionId!)));
+        Assert.Equal(2, records.Count(r => Text(r, "session") == gateway.Fingerprint(viaHeader.SessionId!)));
         Assert.All(records, r => Assert.Equal(alpha.CredentialId, Text(r, "credentialId")));
         JsonObject flat = records.Single(r => r["arguments"]?["note"] is not null)["arguments"]!.AsObject();
         JsonObject nested = records.Single(r => r["arguments"]?["nested"] is not null)["arguments"]!["nested"]!.AsObject();

@@ -110,7 +110,7 @@ public sealed class AuditTokenTests(TokenGateway tokens) : IClassFixture<TokenGa
             Assert.Equal("alpha", r["agent"]?.GetValue<string>());
             Assert.Equal("jwt", r["identitySource"]?.GetValue<string>());
             Assert.Equal("jwt:alpha", r["credentialId"]?.GetValue<string>());
-            Assert.Equal(AuditedGateway.Fingerprint(client.SessionId!), r["session"]?.GetValue<string>());
+            Assert.Equal(gateway.Fingerprint(client.SessionId!), r["session"]?.GetValue<string>());
             Assert.Equal("allowed", r["decision"]?.GetValue<string>());
             Assert.Equal("result", r["outcome"]?.GetValue<string>());
         });

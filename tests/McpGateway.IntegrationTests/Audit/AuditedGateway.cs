@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using McpGateway.Diagnostics;
@@ -185,8 +184,8 @@ internal sealed class AuditedGateway : IAsyncDisposable
         return records;
     }
 
-    /// <summary>What the audit writes for a session id: the first 12 hex digits of its SHA-256.</summary>
-    public static string Fingerprint(string sessionId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sessionId)))[..12];
+    /// <summary>What the audit writes for a client's session id: the fingerprint of the SDK's id inside it.</summary>
+    public string Fingerprint(string sessionId) => Gateway.SessionFingerprint(sessionId);
 
     public async ValueTask DisposeAsync()
     {

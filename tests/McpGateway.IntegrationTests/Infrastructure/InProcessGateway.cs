@@ -4,6 +4,7 @@ using McpGateway.Configuration;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
 using McpGateway.Hosting;
+using McpGateway.Identity.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -54,6 +55,15 @@ internal sealed class InProcessGateway : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     public DownstreamManager Downstream => Services.GetRequiredService<DownstreamManager>();
+
+    /// <summary>The SDK's id of the session behind a client's Mcp-Session-Id (which is sealed: the gateway opens it).</summary>
+    public string SdkSessionId(string sessionId) =>
+        Services.GetRequiredService<SessionTokens>().Open(sessionId, out SessionTicket? ticket) == TokenRefusal.None
+            ? ticket!.SessionId
+            : throw new InvalidOperationException("Not a session id this gateway accepts.");
+
+    /// <summary>What the audit and the traces show for a client's session: the fingerprint of the id the SDK keeps.</summary>
+    public string SessionFingerprint(string sessionId) => new GatewaySession(stateless: false) { SessionId = SdkSessionId(sessionId) }.Fingerprint!;
 
     /// <param name="settingsJson">A settings file (authentication, limits, audit); written beside the other two, so relative paths in it resolve there.</param>
     /// <param name="folder">Where to write the files (default: a new temporary folder); tests put a keys file there.</param>

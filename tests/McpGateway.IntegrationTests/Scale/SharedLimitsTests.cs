@@ -122,7 +122,7 @@ public sealed class SharedLimitsTests
         string y = await replicas.A.Http.OpenSessionAsync(Ct, RawMcpHttp.Agent("y"));
         (string? z, HttpReply overTotal) = await replicas.B.Http.TryOpenSessionAsync(Ct, RawMcpHttp.Agent("z"));
 
-        Task ended = SessionEndedAsync(replicas.A.Gateway, y);
+        Task ended = SessionEndedAsync(replicas.A.Gateway, replicas.A.Gateway.SdkSessionId(y));
         Assert.Equal(HttpStatusCode.OK, (await replicas.A.Http.DeleteAsync(y, Ct)).Status);
         await ended.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
 

@@ -55,6 +55,21 @@ public sealed class HardeningMalformedRequestTests(HardeningGateway gateways) : 
         Assert.Equal(-32600, response.Error["code"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task Initialize_SentAgainOnAnOpenSession_IsAnswered_Not500_AndTheSessionKeepsItsId()
+    {
+        // The SDK hands the session hook of a repeated initialize the HttpContext of the request that created the
+        // session, long disposed; reading it threw, and the request ended in a 500.
+        string sessionId = await gateways.Stateful.Http.OpenSessionAsync(Ct);
+
+        HttpReply again = await gateways.Stateful.Http.PostAsync(RawMcpHttp.Initialize(), Ct, sessionId);
+        HttpReply listed = await gateways.Stateful.Http.PostAsync("""{"jsonrpc":"2.0","id":3,"method":"tools/list"}""", Ct, sessionId);
+
+        Assert.True((int)again.Status < 500, $"{(int)again.Status}: {again.Body}");
+        Assert.True(again.SessionId is null || again.SessionId == sessionId, "a repeated initialize changed the session id");
+        Assert.Equal(HttpStatusCode.OK, listed.Status);
+    }
+
     [Theory]
     [InlineData("\"not an object\"")]
     [InlineData("[1, 2]")]

@@ -184,8 +184,8 @@ public sealed class JwtAuthenticationTests(OidcGateway fixture)
         long takenAfterRefusals = SecurityTestKit.FastPathTaken(Gateway);
         RawResponse newTokenSameClient = await SecurityTestKit.PostAsync(Gateway.Endpoint, call, OidcGateway.Bearer(await fixture.TokenAsync(OidcGateway.AgentA)), owner.SessionId, Ct);
 
-        Assert.True(otherClient.Status == 403, otherClient.ToString());
-        Assert.True(sameAgentsKey.Status == 403, sameAgentsKey.ToString());
+        Assert.True(otherClient.Status == 404, otherClient.ToString());
+        Assert.True(sameAgentsKey.Status == 404, sameAgentsKey.ToString());
         Assert.Equal(taken, takenAfterRefusals);
 
         // A fresh token of the same client is the same principal (issuer and subject): it may go on with its session.

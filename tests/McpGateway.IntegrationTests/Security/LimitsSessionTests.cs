@@ -12,7 +12,7 @@ namespace McpGateway.IntegrationTests.Security;
 /// Sessions cannot be flooded away: one agent (or one address) opening sessions as fast as it can is refused at its
 /// limit with HTTP 429 and a JSON-RPC error naming the limit, the total cap refuses newcomers instead of evicting
 /// anyone, and the sessions other agents opened before the flood keep working. A closed or idle-expired session gives
-/// its slot back. Each test runs its own gateway (in front of the fixture server) with small limits.
+/// its slot back; an idle-expired one resumes from its id, admitted like a new one, and a deleted one never does. Each test runs its own gateway (in front of the fixture server) with small limits.
 /// </summary>
 public sealed class LimitsSessionTests
 {
@@ -96,10 +96,10 @@ public sealed class LimitsSessionTests
         McpClient[] asB = await Task.WhenAll(Connect(gateway, "b"), Connect(gateway, "b"));
         (_, List<HttpReply> refusedB) = await FloodAsync(http, "b", attempts: 1);
 
-        Task deleted = SessionEndedAsync(gateway, asA[0]);
+        Task deleted = SessionEndedAsync(gateway, gateway.SdkSessionId(asA[0]));
         HttpReply delete = await http.DeleteAsync(asA[0], Ct);
         await deleted.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
-        Task disposed = SessionEndedAsync(gateway, asB[0].SessionId!);
+        Task disposed = SessionEndedAsync(gateway, gateway.SdkSessionId(asB[0].SessionId!));
         await asB[0].DisposeAsync();
         await disposed.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
         (List<string> againA, _) = await FloodAsync(http, "a", attempts: 1);
@@ -117,11 +117,12 @@ public sealed class LimitsSessionTests
     }
 
     [Fact]
-    public async Task IdleSession_IsClosedAfterTheIdleTimeout_OnTheInjectedClock_AndGivesItsSlotBack()
+    public async Task IdleSession_IsClosedAfterTheIdleTimeout_OnTheInjectedClock_AndGivesItsSlotBack_ThenResumesWithinTheLimits()
     {
         // The SDK's idle sweep is a PeriodicTimer (every 5 s) on HttpServerTransportOptions.TimeProvider, which the
         // gateway takes from DI: a fake clock drives it without waiting. A session with a request (or an open GET
-        // stream) in progress is never idle.
+        // stream) in progress is never idle. An idle session is closed on this replica, not ended: its id (good for
+        // sessions.maxAgeSeconds) resumes it, as any replica would, admitted under the limits like a new session.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using InProcessGateway gateway = await StartAsync(total: 20, perAgent: 1, perAddress: 10, idleSeconds: 60, services => services.AddSingleton<TimeProvider>(time));
         var http = new RawMcpHttp(gateway.Endpoint);
@@ -129,16 +130,18 @@ public sealed class LimitsSessionTests
         (_, List<HttpReply> refused) = await FloodAsync(http, "a", attempts: 1);
         McpClient streaming = await Connect(gateway, "b");
 
-        Task expired = SessionEndedAsync(gateway, idle);
+        Task expired = SessionEndedAsync(gateway, gateway.SdkSessionId(idle));
         time.Advance(TimeSpan.FromSeconds(60 + 6));
         await expired.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
-        HttpReply afterExpiry = await http.PostAsync(RawMcpHttp.ToolCall(5, "fx_echo_args"), Ct, idle, headers: RawMcpHttp.Agent("a"));
         (List<string> again, _) = await FloodAsync(http, "a", attempts: 1);
+        HttpReply overTheLimit = await http.PostAsync(RawMcpHttp.ToolCall(5, "fx_echo_args"), Ct, idle, headers: RawMcpHttp.Agent("a"));
+        Task closed = SessionEndedAsync(gateway, gateway.SdkSessionId(Assert.Single(again)));
+        await http.DeleteAsync(again[0], Ct);
+        await closed.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
 
         AssertRefused(Assert.Single(refused), "limits.sessions.perAgent");
-        Assert.Equal(HttpStatusCode.NotFound, afterExpiry.Status);
-        Assert.Single(again);
-        await AssertAllWorkAsync(http, [streaming], again);
+        AssertRefused(overTheLimit, "limits.sessions.perAgent", id: 5);
+        await AssertAllWorkAsync(http, [streaming], [idle]);
     }
 
     private static Task<McpClient> Connect(InProcessGateway gateway, string agent) => gateway.ConnectAsync(ServedTransport.Http, agent, cancellationToken: Ct);
@@ -164,13 +167,13 @@ public sealed class LimitsSessionTests
         return (opened, refused);
     }
 
-    private static void AssertRefused(HttpReply response, string limit)
+    private static void AssertRefused(HttpReply response, string limit, int id = 1)
     {
         Assert.Equal(HttpStatusCode.TooManyRequests, response.Status);
         Assert.Null(response.SessionId);
         JsonObject error = response.Error;
         Assert.Equal(-32600, error["code"]!.GetValue<int>());
-        Assert.Equal(1, response.Message!["id"]!.GetValue<int>());
+        Assert.Equal(id, response.Message!["id"]!.GetValue<int>());
         Assert.Contains(limit, error["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("Close sessions you no longer use, or try again later.", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
@@ -193,7 +196,7 @@ public sealed class LimitsSessionTests
         }
     }
 
-    /// <summary>Completes when the gateway has ended the session with this Mcp-Session-Id (and released its slot).</summary>
+    /// <summary>Completes when the gateway has ended the session with this SDK session id (and released its slot).</summary>
     private static Task SessionEndedAsync(InProcessGateway gateway, string sessionId)
     {
         var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -6,8 +6,9 @@ namespace McpGateway.IntegrationTests.Security;
 
 /// <summary>
 /// A session belongs to the credential that created it (issue 10, item 5): its Mcp-Session-Id is not a bearer token.
-/// Another key, of the same agent or another, gets 403 and no credential at all 401, on the SDK path and on the fast
-/// path alike (the fast path must decline, so the SDK's refusal is the only answer), and cannot end the session.
+/// Another key, of the same agent or another, gets 404 "Session not found" (what an unknown session gets, on every
+/// replica alike: the id does not even reveal that the session exists) and no credential at all 401, before the fast
+/// path or the SDK see the request, and cannot end the session.
 /// </summary>
 [Collection(ApiKeyGatewayCollection.Name)]
 public sealed class SessionOwnershipTests(ApiKeyGateway fixture)
@@ -18,8 +19,8 @@ public sealed class SessionOwnershipTests(ApiKeyGateway fixture)
 
     public static TheoryData<string, int> Intruders() => new()
     {
-        { "another key of the same agent", 403 },
-        { "a key of another agent", 403 },
+        { "another key of the same agent", 404 },
+        { "a key of another agent", 404 },
         { "no credentials", 401 },
     };
 

@@ -34,7 +34,7 @@ public sealed class TelemetryTests(TelemetryGateway fixture) : IClassFixture<Tel
         Assert.Equal(taken, fixture.Taken);
         Assert.Equal(agentSpan, server.ParentSpanId);
         AssertCallSpans(server, downstream, "sdk-agent", "telfix_echo_args", "echo_args", "tcp");
-        Assert.Equal(Fingerprint(client.SessionId!), server.GetTagItem("mcp.session.id"));
+        Assert.Equal(fixture.Gateway.SessionFingerprint(client.SessionId!), server.GetTagItem("mcp.session.id"));
         Assert.Equal($"00-{agentTrace}-{downstream.SpanId}-01", result["structuredContent"]!["meta"]!["traceparent"]!.GetValue<string>());
     }
 
@@ -83,7 +83,7 @@ public sealed class TelemetryTests(TelemetryGateway fixture) : IClassFixture<Tel
         Assert.Equal(agentSpan, server.ParentSpanId);
         AssertCallSpans(server, downstream, "fast-agent", "telfix_echo_args", "echo_args", "tcp");
         Assert.Equal("fast-1", server.GetTagItem("jsonrpc.request.id"));
-        Assert.Equal(Fingerprint(client.SessionId!), server.GetTagItem("mcp.session.id"));
+        Assert.Equal(fixture.Gateway.SessionFingerprint(client.SessionId!), server.GetTagItem("mcp.session.id"));
         Assert.StartsWith("mcpgw:", (string)downstream.GetTagItem("jsonrpc.request.id")!, StringComparison.Ordinal);
         Assert.Equal($"00-{agentTrace}-{downstream.SpanId}-01", result["structuredContent"]!["meta"]!["traceparent"]!.GetValue<string>());
     }
@@ -347,5 +347,4 @@ public sealed class TelemetryTests(TelemetryGateway fixture) : IClassFixture<Tel
     private static long Sum(List<MetricPoint> points) => points.Sum(p => p.GetSumLong());
 
     /// <summary>What the gateway shows of a session id (the audit's fingerprint): the id itself is a bearer secret.</summary>
-    private static string Fingerprint(string sessionId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sessionId)))[..12];
 }

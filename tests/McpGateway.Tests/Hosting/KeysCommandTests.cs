@@ -5,7 +5,7 @@ using McpGateway.Identity.ApiKeys;
 
 namespace McpGateway.Tests.Hosting;
 
-/// <summary><c>mcp-gateway keys add|list|revoke</c>: the key once on stdout, only hashes on disk, never a key in a listing.</summary>
+/// <summary><c>mcp-gateway keys add|list|revoke</c>: the key once on stdout, only hashes on disk, never a key in a listing; <c>keys session-key</c>: a fresh session key on stdout.</summary>
 public sealed class KeysCommandTests : IDisposable
 {
     private const string Servers = """{"mcpServers": {"db": {"command": "db-server"}}}""";
@@ -41,6 +41,21 @@ public sealed class KeysCommandTests : IDisposable
         Assert.Equal(ApiKey.Hash(key), entry.Hash);
         Assert.Contains(entry.Id, result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain(key, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SessionKey_PrintsOnlyAFreshKey_ThatTheSettingsAccept_AndStoresNothing()
+    {
+        CliResult first = await _cli.RunAsync(["keys", "session-key"]);
+        CliResult second = await _cli.RunAsync(["keys", "session-key"]);
+
+        Assert.Equal((ExitCodes.Success, ExitCodes.Success), (first.ExitCode, second.ExitCode));
+        string key = first.Output.TrimEnd('\n', '\r');
+        Assert.DoesNotContain('\n', key);
+        Assert.NotNull(SessionKey.Parse(key));
+        Assert.NotEqual(key, second.Output.TrimEnd('\n', '\r'));
+        Assert.Empty(first.Error);
+        Assert.False(File.Exists(KeysFile));
     }
 
     [Fact]

@@ -44,6 +44,22 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Validate_SaysWhetherSessionsCanMoveBetweenReplicas_WithoutPrintingAKey()
+    {
+        string key = McpGateway.Configuration.SessionKey.Generate();
+        string withKeys = _cli.Write("with-keys.json", $$$"""{"sessions": {"keys": ["{{{key}}}"], "maxAgeSeconds": 7200}}""");
+        string without = _cli.Write("without.json", "{}");
+
+        CliResult keyed = await _cli.RunAsync("validate", "--config", Example("servers.json"), "--rules", Example("rules.json"), "--settings", withKeys);
+        CliResult unkeyed = await _cli.RunAsync("validate", "--config", Example("servers.json"), "--rules", Example("rules.json"), "--settings", without);
+
+        Assert.True(keyed.ExitCode == ExitCodes.Success, keyed.Error);
+        Assert.Contains("session keys: 1 (replicas with the same keys resume each other's sessions; ids expire after 7200 s)", keyed.Output, StringComparison.Ordinal);
+        Assert.Contains("session keys: none (each process makes its own", unkeyed.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, keyed.Output + keyed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Validate_SeveralMistakesInBothFiles_ExitsOneAndPrintsEveryOneWithItsPath()
     {
         string servers = _cli.Write("servers.json", """
