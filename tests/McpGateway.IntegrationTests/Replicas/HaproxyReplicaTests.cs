@@ -9,9 +9,10 @@ namespace McpGateway.IntegrationTests.Replicas;
 /// Several replicas behind an ordinary load balancer (issue 13 item 5): three real gateway processes with the same
 /// files, a real HAProxy in front doing round robin with no stickiness, real downstream servers (server-everything
 /// from npm, one per replica), and a real agent (the official TypeScript SDK, tests/fixtures/clients/replica-client.mjs)
-/// making a few hundred calls. Where each call landed is read from each replica's own <c>/metrics</c>. Nothing here
-/// waits for time: for ready lines, HAProxy's health checks passing, the client's checkpoint, a replica's exit, the
-/// reload line of each replica.
+/// making a few hundred calls: of one stateful session (shared session keys), of a stateless gateway, of a 2026-07-28
+/// agent. Where each call landed is read from each replica's own <c>/metrics</c>; shared limits use a real Redis.
+/// Nothing here waits for time: for ready lines, HAProxy's health checks passing, the client's checkpoint, a
+/// replica's exit, the reload line of each replica, Redis being shared.
 /// </summary>
 public sealed class HaproxyReplicaTests
 {
