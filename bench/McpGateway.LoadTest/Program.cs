@@ -4,6 +4,7 @@ using McpGateway.LoadTest;
 
 // The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
 // Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--warmup SECONDS] [--out FILE] [--only TEXT|^PREFIX|...] [--no-scale | --scale-only | --replicas]
+//        mcp-loadtest --only chaos [--sessions 16] [--kills 100] [--reloads 50] [--out FILE]   (the chaos soak, only when named)
 var settings = BenchSettings.Parse(args);
 
 // Other work on the machine inflates CPU per call; the report says how busy it was.
@@ -116,11 +117,18 @@ for (int round = 1; settings.Load && round <= settings.Repeat; round++)
     }
 }
 
+ChaosResult? chaos = null;
+if (settings.Chaos)
+{
+    chaos = await new ChaosSoak(gatewayDll, fast, everything, work).RunAsync(new ChaosOptions(settings.Sessions.Max(), settings.Kills, settings.Reloads), cancel.Token);
+}
+
 string report = $"# mcp-gateway benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{Environment.NewLine}{Environment.NewLine}" +
     "Produced by `dotnet run -c Release --project bench/McpGateway.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) || a.Contains('|', StringComparison.Ordinal) ? $"\"{a}\"" : a)) : string.Empty) + "`. " +
     $"Load average (1, 5, 15 min) at the start: {loadAtStart}; at the end: {LoadAverage()}." + Environment.NewLine + Environment.NewLine +
     (settings.Replicas ? "## Replicas behind HAProxy" + Environment.NewLine + Environment.NewLine + Report.Replicas(results, settings)
-        : settings.Load ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty);
+        : settings.Load && results.Count > 0 ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty) +
+    (chaos is null ? string.Empty : "## Chaos" + Environment.NewLine + Environment.NewLine + ChaosReport.Markdown(chaos));
 if (settings.Scale)
 {
     report += Environment.NewLine + "## Scale" + Environment.NewLine + Environment.NewLine + await new Scale(gatewayDll, fast, everything, work).RunAsync(cancel.Token);
@@ -145,9 +153,17 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
     /// <summary>How long each run warms up before it measures (<c>--warmup SECONDS</c>).</summary>
     public TimeSpan Warmup { get; init; } = LoadRun.DefaultWarmup;
 
+    /// <summary>The chaos soak runs only when <c>--only</c> names it (it is not a load target, and takes minutes).</summary>
+    public bool Chaos => Filter is not null && Matches("chaos", Filter);
+
+    /// <summary>How many times the chaos soak kills its victim (<c>--kills</c>) and reloads (<c>--reloads</c>).</summary>
+    public int Kills { get; init; } = 100;
+
+    public int Reloads { get; init; } = 50;
+
     public static BenchSettings Parse(string[] args)
     {
-        int calls = 10000, repeat = 3;
+        int calls = 10000, repeat = 3, kills = 100, reloads = 50;
         TimeSpan warmup = LoadRun.DefaultWarmup;
         int[] sessions = [1, 16];
         string? output = null, filter = null;
@@ -161,6 +177,8 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
                 case "--warmup": warmup = TimeSpan.FromSeconds(int.Parse(args[++i], CultureInfo.InvariantCulture)); break;
                 case "--sessions": sessions = [.. args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                 case "--out": output = args[++i]; break;
+                case "--kills": kills = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--reloads": reloads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--only": filter = args[++i]; scale = false; break;
                 case "--scale-only": load = false; break;
                 case "--no-scale": scale = false; break;
@@ -169,7 +187,7 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
             }
         }
 
-        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup, Replicas = replicas };
+        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup, Replicas = replicas, Kills = kills, Reloads = reloads };
     }
 
     /// <summary>

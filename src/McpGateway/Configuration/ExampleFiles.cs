@@ -30,7 +30,9 @@ public static class ExampleFiles
           "limits": {
             // New sessions over a limit are refused; open ones are never closed to make room.
             "sessions": { "total": 10000, "perAgent": 1000, "perClientAddress": 1000, "idleTimeoutSeconds": 1800 },
-            // Tool calls per window for each agent (0: no limit), per-agent overrides, per-tool limits.
+            // Calls of servers' tools (directly or through execute_tool) per window for each agent (0: no limit),
+            // per-agent overrides, per-tool limits. Lists, prompts, resources and completions do not count;
+            // "httpRequests" (HTTP requests per window per caller) bounds every request.
             "rate": { "windowSeconds": 60, "calls": 0, "agents": {}, "tools": {} }
           },
           "audit": {

@@ -36,6 +36,8 @@ public sealed record GatewaySettings
     public HealthSettings Health { get; init; } = new();
 
     public RedisSettings Redis { get; init; } = new();
+
+    public SupervisionSettings Supervision { get; init; } = new();
 }
 
 /// <summary>
@@ -60,6 +62,28 @@ public sealed record RedisSettings
         builder.Append("Configuration = ").Append(Configuration is null ? "null" : "[redacted]").Append(", KeyPrefix = ").Append(KeyPrefix);
         return true;
     }
+}
+
+/// <summary>How every server that failed to start or died is reconnected (the state machine is <c>DownstreamSupervisor</c>'s).</summary>
+public sealed record SupervisionSettings
+{
+    public static readonly TimeSpan DefaultReconnectDelay = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan DefaultMaxReconnectDelay = TimeSpan.FromSeconds(30);
+    public const int DefaultCrashLoopFailures = 5;
+    public static readonly TimeSpan DefaultCrashLoopWindow = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan DefaultCrashLoopRetry = TimeSpan.FromMinutes(5);
+
+    /// <summary>The first delay before a reconnect; it doubles per failure (with jitter) up to <see cref="MaxReconnectDelay"/>.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = DefaultReconnectDelay;
+
+    public TimeSpan MaxReconnectDelay { get; init; } = DefaultMaxReconnectDelay;
+
+    /// <summary>This many failures within <see cref="CrashLoopWindow"/> is a crash loop: the server is retried only every <see cref="CrashLoopRetry"/>.</summary>
+    public int CrashLoopFailures { get; init; } = DefaultCrashLoopFailures;
+
+    public TimeSpan CrashLoopWindow { get; init; } = DefaultCrashLoopWindow;
+
+    public TimeSpan CrashLoopRetry { get; init; } = DefaultCrashLoopRetry;
 }
 
 /// <summary>Who may use the operations endpoints (<c>/status</c>, <c>/admin/reload</c>, <c>/metrics</c>) once authentication is on.</summary>
@@ -268,12 +292,16 @@ public sealed class SessionKey : IEquatable<SessionKey>
     public override string ToString() => "(session key)";
 }
 
-/// <summary>Calls per window per agent (0: no limit), optionally per agent and per tool; and HTTP requests per window per caller.</summary>
+/// <summary>Tool calls per window per agent (0: no limit), optionally per agent and per tool; and HTTP requests per window per caller.</summary>
 public sealed record RateLimitSettings
 {
     public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Forwarded calls (tools, prompts, resources, completions) per window for each agent; 0 is unlimited.</summary>
+    /// <summary>
+    /// Calls of servers' tools (<c>tools/call</c>, or through <c>execute_tool</c>; on every path) per window for each
+    /// agent; 0 is unlimited. The gateway's own list tools, lists, prompts, resources and completions do not count:
+    /// <see cref="HttpRequests"/> bounds every request.
+    /// </summary>
     public int Calls { get; init; }
 
     /// <summary>Per-agent overrides of <see cref="Calls"/>.</summary>

@@ -182,6 +182,7 @@ public static class SettingsLoader
                 Level = Choice("logging:level", "information", s_logLevels),
                 Format = Choice("logging:format", "text", s_logFormats),
             };
+            SupervisionSettings supervision = ReadSupervision();
             var telemetry = new TelemetrySettings
             {
                 Metrics = Bool("telemetry:metrics", true),
@@ -203,6 +204,7 @@ public static class SettingsLoader
                 Admin = admin,
                 Health = health,
                 Redis = ReadRedis(),
+                Supervision = supervision,
             };
         }
 
@@ -248,6 +250,29 @@ public static class SettingsLoader
             }
 
             return new RedisSettings { Configuration = configuration, KeyPrefix = prefix };
+        }
+
+        private SupervisionSettings ReadSupervision()
+        {
+            const int Hour = 3_600_000, Day = 86_400;
+            var supervision = new SupervisionSettings
+            {
+                ReconnectDelay = TimeSpan.FromMilliseconds(Int("supervision:reconnectDelayMs", Milliseconds(SupervisionSettings.DefaultReconnectDelay), 1, Hour)),
+                MaxReconnectDelay = TimeSpan.FromMilliseconds(Int("supervision:maxReconnectDelayMs", Milliseconds(SupervisionSettings.DefaultMaxReconnectDelay), 1, Hour)),
+                CrashLoopFailures = Int("supervision:crashLoop:failures", SupervisionSettings.DefaultCrashLoopFailures, 1, 1_000_000),
+                CrashLoopWindow = TimeSpan.FromSeconds(Int("supervision:crashLoop:windowSeconds", Seconds(SupervisionSettings.DefaultCrashLoopWindow), 1, Day)),
+                CrashLoopRetry = TimeSpan.FromSeconds(Int("supervision:crashLoop:retrySeconds", Seconds(SupervisionSettings.DefaultCrashLoopRetry), 1, Day)),
+            };
+            if (supervision.MaxReconnectDelay < supervision.ReconnectDelay)
+            {
+                Error("supervision:maxReconnectDelayMs", "is less than supervision.reconnectDelayMs, the first delay.", "raise it, or lower reconnectDelayMs.");
+            }
+
+            return supervision;
+
+            static int Milliseconds(TimeSpan value) => (int)value.TotalMilliseconds;
+
+            static int Seconds(TimeSpan value) => (int)value.TotalSeconds;
         }
 
         private AuthenticationSettings ReadAuthentication(string? rulesFile)

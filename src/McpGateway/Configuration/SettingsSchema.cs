@@ -97,7 +97,15 @@ internal static class SettingsSchema
             ("readyWhen", SettingsShape.Scalar))),
         ("redis", SettingsShape.Object(
             ("configuration", SettingsShape.Scalar),
-            ("keyPrefix", SettingsShape.Scalar))));
+            ("keyPrefix", SettingsShape.Scalar))),
+
+        ("supervision", SettingsShape.Object(
+            ("reconnectDelayMs", SettingsShape.Scalar),
+            ("maxReconnectDelayMs", SettingsShape.Scalar),
+            ("crashLoop", SettingsShape.Object(
+                ("failures", SettingsShape.Scalar),
+                ("windowSeconds", SettingsShape.Scalar),
+                ("retrySeconds", SettingsShape.Scalar))))));
 
     /// <summary>Reports unknown keys and values of the wrong kind (object where a scalar belongs, and so on).</summary>
     public static void Check(JsonNodeReader reader, JsonNode? node, SettingsShape shape, string path)

@@ -73,6 +73,9 @@ internal sealed partial class AuditLog : IAsyncDisposable
     /// <summary>Records lost: the sink failed, a record could not be serialized, or it arrived after disposal.</summary>
     public long Failed => Interlocked.Read(ref _failed);
 
+    /// <summary>Raised once a record is in the buffer, so a flush that follows writes it (tests wait on it rather than poll the file).</summary>
+    public event Action? Accepted;
+
     /// <summary>
     /// Enqueues a record without waiting in the normal case. When the buffer is full this blocks the calling thread
     /// until there is room, which only happens when the disk cannot keep up; callers that can await should use
@@ -84,6 +87,7 @@ internal sealed partial class AuditLog : IAsyncDisposable
         Interlocked.Increment(ref _enqueued);
         if (_channel.Writer.TryWrite(new Entry(record, null)))
         {
+            Accepted?.Invoke();
             return;
         }
 
@@ -103,7 +107,13 @@ internal sealed partial class AuditLog : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(record);
         Interlocked.Increment(ref _enqueued);
-        return _channel.Writer.TryWrite(new Entry(record, null)) ? default : WaitForRoomAsync(record, cancellationToken);
+        if (_channel.Writer.TryWrite(new Entry(record, null)))
+        {
+            Accepted?.Invoke();
+            return default;
+        }
+
+        return WaitForRoomAsync(record, cancellationToken);
     }
 
     /// <summary>Completes once every record enqueued before the call has been written and flushed (or counted as failed).</summary>
@@ -140,6 +150,7 @@ internal sealed partial class AuditLog : IAsyncDisposable
         try
         {
             await _channel.Writer.WriteAsync(new Entry(record, null), cancellationToken);
+            Accepted?.Invoke();
         }
         catch (ChannelClosedException)
         {

@@ -1,3 +1,5 @@
+using McpGateway.Configuration;
+
 namespace McpGateway.Downstream;
 
 /// <summary>How downstream servers are supervised: start and call timeouts, reconnect backoff, crash-loop detection, message size.</summary>
@@ -12,19 +14,19 @@ public sealed record DownstreamOptions
     public TimeSpan DefaultCallTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The first delay before a reconnect; it doubles per failure up to <see cref="MaxReconnectDelay"/>.</summary>
-    public TimeSpan InitialReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan InitialReconnectDelay { get; init; } = SupervisionSettings.DefaultReconnectDelay;
 
-    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MaxReconnectDelay { get; init; } = SupervisionSettings.DefaultMaxReconnectDelay;
 
     /// <summary>Each delay is spread by up to this fraction either way, so servers that failed together do not retry together.</summary>
     public double Jitter { get; init; } = 0.2;
 
     /// <summary>This many failures within <see cref="CrashLoopWindow"/> is a crash loop: retry only every <see cref="CrashLoopDelay"/>.</summary>
-    public int CrashLoopFailures { get; init; } = 5;
+    public int CrashLoopFailures { get; init; } = SupervisionSettings.DefaultCrashLoopFailures;
 
-    public TimeSpan CrashLoopWindow { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan CrashLoopWindow { get; init; } = SupervisionSettings.DefaultCrashLoopWindow;
 
-    public TimeSpan CrashLoopDelay { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan CrashLoopDelay { get; init; } = SupervisionSettings.DefaultCrashLoopRetry;
 
     /// <summary>Grace between TERM and KILL when a server's processes are stopped.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(2);

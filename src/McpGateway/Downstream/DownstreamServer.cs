@@ -43,7 +43,7 @@ internal sealed partial class DownstreamServer : IAsyncDisposable
         _calls = new DownstreamCalls(this, _logger);
         _lists = new DownstreamLists(config.Name, _logger, time);
         _subscriptions = new DownstreamSubscriptions(config.Name, _logger);
-        _supervisor = new DownstreamSupervisor(config.Name, options, StartTimeout, time, ConnectAsync, _logger)
+        _supervisor = new DownstreamSupervisor(config.Name, options, StartTimeout, time, ConnectAsync, _logger, redact: new ServerRedaction(config).Line)
         {
             Connected = OnConnectedAsync,
         };

@@ -13,8 +13,9 @@ internal readonly record struct RateDecision(bool Allowed, TimeSpan RetryAfter =
 }
 
 /// <summary>
-/// Calls per window per agent, and per agent per tool where the settings name tools (System.Threading.RateLimiting
-/// fixed windows, one partition per agent, so one agent's burst never spends another's budget). Asked by every path
+/// Calls of servers' tools (<c>tools/call</c>, or through <c>execute_tool</c>) per window per agent, and per agent per tool where the settings
+/// name tools (System.Threading.RateLimiting fixed windows, one partition per agent, so one agent's burst never spends
+/// another's budget); other requests do not count. Asked by every path
 /// that forwards a call, after the call was allowed: a hidden or unknown tool is refused the same way whatever the
 /// agent's budget, so the budget reveals nothing. With a shared store (Redis) the windows are counted there, by all
 /// replicas together; while the store cannot answer, each replica counts in its own windows here.

@@ -214,6 +214,7 @@ internal sealed partial class ConfigurationReloader : IDisposable
         Check("audit", previous.Audit == next.Audit);
         Check("logging", previous.Logging == next.Logging);
         Check("redis", previous.Redis == next.Redis);
+        Check("supervision", previous.Supervision == next.Supervision);
 
         // The HTTP request limiter and the HTTP transport's idle expiry are built once, at start.
         RateLimitSettings rate = previous.Limits.Rate, nextRate = next.Limits.Rate;

@@ -96,10 +96,11 @@ internal static class ServeCommand
                 problem = $"--http {settings.Http.Listen} listens beyond this machine, and no authentication is configured, so any caller could name any agent. Fix: configure API keys or tokens (see 'mcp-gateway keys add'), use a loopback address (127.0.0.1), or pass --allow-unauthenticated on a trusted network.";
             }
 
+            // Each of these is the configuration (files, environment and flags together) refusing to be served as given.
             if (problem is not null)
             {
                 error.WriteLine($"error: {problem}");
-                return ExitCodes.Usage;
+                return ExitCodes.InvalidConfiguration;
             }
 
             var serving = endpoint is null ? null : new HttpServeSettings(endpoint, settings.Http.Stateless, new HashSet<string>([.. settings.Http.AllowedOrigins, .. parse.GetValue(allowedOrigins) ?? []], StringComparer.OrdinalIgnoreCase))
@@ -130,6 +131,14 @@ internal static class ServeCommand
             AcceptHeader = settings.Identity.AcceptHeader,
             AcceptArgument = settings.Identity.AcceptArgument,
             SelfAssertedEstablishes = settings.Identity.SelfAsserted ?? !settings.Authentication.IsConfigured,
+        },
+        Downstream = new DownstreamOptions
+        {
+            InitialReconnectDelay = settings.Supervision.ReconnectDelay,
+            MaxReconnectDelay = settings.Supervision.MaxReconnectDelay,
+            CrashLoopFailures = settings.Supervision.CrashLoopFailures,
+            CrashLoopWindow = settings.Supervision.CrashLoopWindow,
+            CrashLoopDelay = settings.Supervision.CrashLoopRetry,
         },
     };
 

@@ -15,14 +15,15 @@ namespace McpGateway.Hosting;
 /// middleware already refused anyone else). The resumed session keeps its SDK id, so its fingerprint is the same
 /// on every replica.
 /// </summary>
-internal sealed class SessionMigration(SessionTokens tokens, TimeProvider time) : ISessionMigrationHandler
+internal sealed class SessionMigration(SessionTokens tokens, TimeProvider time, IHttpContextAccessor http) : ISessionMigrationHandler
 {
     public ValueTask OnSessionInitializedAsync(HttpContext context, string sessionId, InitializeRequestParams initializeParams, CancellationToken cancellationToken)
     {
-        // An initialize sent again on a session that has its id already changes nothing: the client keeps its id.
-        // (The SDK, 2.4.0, hands this a repeated initialize with the HttpContext of the request that created the
-        // session, long disposed: that is a session which has its id, too.)
-        if (!IsDisposed(context) && SessionTokenMiddleware.TicketOf(context) is null)
+        // An initialize sent again on a session that has its id already changes nothing: the client keeps its id. The
+        // SDK (2.4.0) hands a repeated initialize the HttpContext of the request that created the session: disposed
+        // by then, or (Kestrel reuses a connection's context) serving another request of that connection, whose Items
+        // are not this one's. Only the current request's context is read.
+        if (ReferenceEquals(http.HttpContext, context) && SessionTokenMiddleware.TicketOf(context) is null)
         {
             GatewaySession? session = SessionTokenMiddleware.SessionOf(context);
             var ticket = new SessionTicket(sessionId, session?.BoundAgent, session?.Owner, SessionTicket.SerializeInitialize(initializeParams), time.GetUtcNow());
@@ -35,19 +36,6 @@ internal sealed class SessionMigration(SessionTokens tokens, TimeProvider time) 
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private static bool IsDisposed(HttpContext context)
-    {
-        try
-        {
-            _ = context.Items;
-            return false;
-        }
-        catch (ObjectDisposedException)
-        {
-            return true;
-        }
     }
 
     public ValueTask<InitializeRequestParams?> AllowSessionMigrationAsync(HttpContext context, string sessionId, CancellationToken cancellationToken)

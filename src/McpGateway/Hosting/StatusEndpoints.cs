@@ -152,13 +152,13 @@ internal static class StatusEndpoints
             }
 
             DownstreamStatus status = downstream.Status;
-            string[] secrets = Secrets(server);
+            var redaction = new ServerRedaction(server);
             writer.WriteString("state", status.State.ToString().ToLowerInvariant());
             writer.WriteString("since", status.Since);
             writer.WriteNumber("restarts", status.Restarts);
             if (status.Reason is { } reason)
             {
-                writer.WriteString("lastError", Mask(reason, secrets));
+                writer.WriteString("lastError", redaction.Line(reason));
             }
 
             if (status.RetryAt is { } retryAt)
@@ -178,7 +178,7 @@ internal static class StatusEndpoints
             writer.WriteStartArray("stderrTail");
             foreach (string line in downstream.StandardErrorTail)
             {
-                writer.WriteStringValue(AuditRedaction.Excerpt(Mask(line, secrets), 300));
+                writer.WriteStringValue(redaction.Line(line));
             }
 
             writer.WriteEndArray();
@@ -187,35 +187,6 @@ internal static class StatusEndpoints
 
         writer.WriteEndArray();
         writer.WriteEndObject();
-    }
-
-    /// <summary>
-    /// What a server's entry holds that <c>/status</c> never shows: command, arguments, working directory, environment
-    /// values, URL and header values (and a header's credential without its scheme, as in <c>Bearer x</c>). A reason or
-    /// a stderr line can quote one (a command that was not found, a server that prints its settings), so they are
-    /// masked on the way out, longest first; values under 4 characters are too common in ordinary text to mask and too
-    /// short to be secrets.
-    /// </summary>
-    private static string[] Secrets(ServerConfig server) =>
-    [
-        .. new[] { server.Command, server.WorkingDirectory, server.Url?.OriginalString, server.Url?.AbsoluteUri, server.Url?.Authority }
-            .Concat(server.Args)
-            .Concat(server.Env.Values)
-            .Concat(server.Headers.Values.SelectMany(v => new[] { v, v[(v.IndexOf(' ', StringComparison.Ordinal) + 1)..] }))
-            .OfType<string>()
-            .Where(v => v.Length >= 4)
-            .Distinct(StringComparer.Ordinal)
-            .OrderByDescending(v => v.Length),
-    ];
-
-    private static string Mask(string text, string[] secrets)
-    {
-        foreach (string secret in secrets)
-        {
-            text = text.Replace(secret, AuditRedaction.Redacted, StringComparison.Ordinal);
-        }
-
-        return text;
     }
 
     private static void WriteReload(Utf8JsonWriter writer, ReloadOutcome outcome)

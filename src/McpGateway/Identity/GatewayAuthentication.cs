@@ -45,6 +45,7 @@ internal static class GatewayAuthentication
             o.DefaultChallengeScheme = McpAuthenticationDefaults.AuthenticationScheme;
             o.DefaultForbidScheme = McpAuthenticationDefaults.AuthenticationScheme;
         });
+        services.AddProcessDataProtection();
 
         if (keys && tokens)
         {

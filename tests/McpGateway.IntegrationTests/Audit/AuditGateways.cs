@@ -10,7 +10,8 @@ namespace McpGateway.IntegrationTests.Audit;
 /// <see cref="AuditRecordTests"/>, both with argument values in the log: <see cref="Keys"/> authenticates with API
 /// keys (alpha, beta and limited, whose budget is two calls an hour), <see cref="Open"/> takes self-asserted identity
 /// (the header, the argument) over HTTP and stdio. alpha may call echo_args, fail and protocol_error of the fixture
-/// (whose a_b is hidden from it) and echo, get-sum and trigger-long-running-operation of everything.
+/// (whose a_b is hidden from it), echo and get-sum of everything, and trigger-long-running-operation of hasty (a second
+/// server-everything, whose calls time out after a second).
 /// </summary>
 public sealed class AuditGateways : IAsyncLifetime
 {
@@ -19,8 +20,8 @@ public sealed class AuditGateways : IAsyncLifetime
           "agents": {
             "alpha": {
               "allow": {
-                "servers": ["fixture", "everything"],
-                "tools": { "fixture": ["echo_args", "fail", "protocol_error"], "everything": ["echo", "get-sum", "trigger-long-running-operation"] }
+                "servers": ["fixture", "everything", "hasty"],
+                "tools": { "fixture": ["echo_args", "fail", "protocol_error"], "everything": ["echo", "get-sum"], "hasty": ["trigger-long-running-operation"] }
               }
             },
             "beta": { "allow": { "servers": ["fixture"], "tools": { "fixture": ["echo_args", "a_b"] } } },
@@ -29,7 +30,10 @@ public sealed class AuditGateways : IAsyncLifetime
         }
         """;
 
-    /// <summary>Calls to server-everything time out after this (its long-running operation outlasts it by far).</summary>
+    /// <summary>
+    /// Calls to hasty time out after this (its long-running operation outlasts it by far). A server of its own: on a
+    /// loaded machine an echo could take a second too, and must never time out.
+    /// </summary>
     public const int CallTimeoutMs = 1000;
 
     public const int LimitedBudget = 2;
@@ -39,16 +43,16 @@ public sealed class AuditGateways : IAsyncLifetime
     internal AuditedGateway Open { get; private set; } = null!;
 
     /// <summary>
-    /// The fixture (SDK-built, on 2026-07-28, so always answered on the full path) and server-everything (on
-    /// 2025-11-25 over stdio, so the fast path takes its plain calls).
+    /// The fixture (SDK-built, on 2026-07-28, so always answered on the full path) and server-everything twice (on
+    /// 2025-11-25 over stdio, so the fast path takes its plain calls), once with a short call timeout.
     /// </summary>
     internal static string Servers
     {
         get
         {
-            JsonObject everything = TestServers.Everything();
-            everything["callTimeoutMs"] = CallTimeoutMs;
-            return TestServers.File(("fixture", TestServers.Fixture()), ("everything", everything));
+            JsonObject hasty = TestServers.Everything();
+            hasty["callTimeoutMs"] = CallTimeoutMs;
+            return TestServers.File(("fixture", TestServers.Fixture()), ("everything", TestServers.Everything()), ("hasty", hasty));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using McpGateway.Hosting;
 using McpGateway.IntegrationTests.Infrastructure;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -26,7 +27,7 @@ public sealed class AuditProcessTests
                 TransportMode = HttpTransportMode.StreamableHttp,
                 AdditionalHeaders = new Dictionary<string, string> { ["X-Agent-Id"] = "agent" },
             }),
-            new McpClientOptions { ProtocolVersion = "2025-11-25" },
+            new McpClientOptions { ProtocolVersion = "2025-11-25" }.Patient(),
             cancellationToken: Ct);
 
         await client.CallRawAsync("fast_echo", new JsonObject { ["message"] = "on the fast path" }, Ct);
@@ -34,7 +35,7 @@ public sealed class AuditProcessTests
         await client.ListToolsRawAsync(Ct);
 
         // The full path writes its record just after the response: wait for all three lines, not for the last request's.
-        await gateway.Stdout.WaitForAsync(_ => gateway.Stdout.Lines.Count >= 3, Ct);
+        await gateway.Stdout.UntilAsync(lines => lines.Count >= 3, "three audit records on stdout", Ct);
         JsonObject[] records = [.. gateway.Stdout.Lines.Select(line => JsonNode.Parse(line) as JsonObject ?? throw new InvalidOperationException("not a record: " + line))];
         Assert.Equal(3, records.Length);
         Assert.Equal(["fast/echo", "fast_echo"], records.Where(r => r["method"]!.GetValue<string>() == RequestMethods.ToolsCall).Select(r => r["item"]!.GetValue<string>()).Order(StringComparer.Ordinal));
@@ -70,7 +71,7 @@ public sealed class AuditProcessTests
             await process.WaitForExitAsync(Ct);
 
             string error = await stderr;
-            Assert.Equal(2, process.ExitCode);
+            Assert.Equal(ExitCodes.InvalidConfiguration, process.ExitCode);
             Assert.Equal(string.Empty, await stdout);
             Assert.Contains("error: --audit - writes the audit log to standard output, which a stdio gateway uses for the protocol. Fix: name a file", error, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);

@@ -16,7 +16,7 @@ public sealed class AuditRecordTests(AuditGateways gateways) : IClassFixture<Aud
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>Where the agent calls from, and a tool of server-everything with how its call ends.</summary>
+    /// <summary>Where the agent calls from, and a tool of server-everything (or of hasty, its copy with a short call timeout) with how its call ends.</summary>
     public static TheoryData<string, string, string> FastAndFullPathCalls()
     {
         var data = new TheoryData<string, string, string>();
@@ -24,7 +24,7 @@ public sealed class AuditRecordTests(AuditGateways gateways) : IClassFixture<Aud
         {
             data.Add(where, "everything_echo", "result");
             data.Add(where, "everything_get-sum", "tool-error");
-            data.Add(where, "everything_trigger-long-running-operation", "timeout");
+            data.Add(where, "hasty_trigger-long-running-operation", "timeout");
         }
 
         return data;

@@ -100,24 +100,39 @@ internal sealed class AuditedGateway : IAsyncDisposable
     /// <summary>
     /// The records written since <paramref name="mark"/>, once there are <paramref name="expected"/> of them; fails
     /// unless there are exactly that many. The SDK path writes a request's record just after its response has gone
-    /// out, so one flush can overtake it: this flushes until the records are there (each flush waits for the writer,
-    /// so nothing sleeps), within a bound that only turns a missing record into a failure instead of a hang.
+    /// out, so one flush can overtake it: this flushes again after each record the log accepts, until they are there.
     /// </summary>
     public async Task<IReadOnlyList<JsonObject>> RecordsSinceAsync(AuditMark mark, int expected, CancellationToken cancellationToken)
     {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bound.CancelAfter(TimeSpan.FromSeconds(30));
+        using var accepted = new SemaphoreSlim(0);
+        void OnAccepted() => accepted.Release();
+        Log.Accepted += OnAccepted;
         IReadOnlyList<JsonObject> records;
-        while (true)
+        try
         {
-            await Log.FlushAsync(cancellationToken);
-            records = [.. ReadFile(AuditFile).Skip(mark.Lines)];
-            if (records.Count >= expected || bound.IsCancellationRequested)
+            using CancellationTokenSource bound = Patience.Guard(cancellationToken);
+            while (true)
             {
-                break;
-            }
+                await Log.FlushAsync(cancellationToken);
+                records = [.. ReadFile(AuditFile).Skip(mark.Lines)];
+                if (records.Count >= expected)
+                {
+                    break;
+                }
 
-            await Task.Yield();
+                try
+                {
+                    await accepted.WaitAsync(bound.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    Assert.Fail($"{Patience.Message($"{expected} new audit records")} Found {records.Count}:{Environment.NewLine}{string.Join(Environment.NewLine, records.Select(r => r.ToJsonString()))}");
+                }
+            }
+        }
+        finally
+        {
+            Log.Accepted -= OnAccepted;
         }
 
         Assert.True(records.Count == expected, $"expected {expected} new audit records, found {records.Count}:{Environment.NewLine}{string.Join(Environment.NewLine, records.Select(r => r.ToJsonString()))}");

@@ -32,7 +32,8 @@ internal static partial class ConformanceSuite
         ["tools_call"] = "tool-add-numbers",
     };
 
-    private static readonly TimeSpan s_suiteTimeout = TimeSpan.FromMinutes(3);
+    /// <summary>Bounds a whole run of the suite (thirty scenarios, some with waits of their own): a hang guard, as <see cref="Patience.HangGuard"/> is for one wait.</summary>
+    private static readonly TimeSpan s_suiteTimeout = TimeSpan.FromMinutes(10);
 
     public static string Folder => Path.Combine(RepoPaths.Root, "tests", "conformance");
 
@@ -168,8 +169,8 @@ internal sealed class ChildProcess : IAsyncDisposable
         return child;
     }
 
-    /// <summary>Waits until a line of stdout or stderr matches, for example the "ready on URL" line of a server.</summary>
-    public async Task<Match> WaitForLineAsync(Regex pattern, TimeSpan timeout)
+    /// <summary>Waits until a line of stdout or stderr matches, for example the "ready on URL" line of a server; fails when the process exits first.</summary>
+    public async Task<Match> WaitForLineAsync(Regex pattern)
     {
         var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
@@ -186,20 +187,28 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
 
         Task exited = _process.WaitForExitAsync();
-        Task first = await Task.WhenAny(found.Task, exited, Task.Delay(timeout));
-        if (first == found.Task)
+        try
+        {
+            await Task.WhenAny(found.Task, exited).WaitAsync(Patience.HangGuard);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"{Patience.Message($"{_process.StartInfo.FileName} to print a line matching {pattern}")} Its output:{Environment.NewLine}{Output}");
+        }
+
+        // It may have printed the line just before it exited.
+        if (found.Task.IsCompleted)
         {
             return await found.Task;
         }
 
-        string why = first == exited ? $"exited with code {_process.ExitCode}" : $"printed nothing matching within {timeout.TotalSeconds} s";
-        throw new InvalidOperationException($"{_process.StartInfo.FileName} {why}. Its output:{Environment.NewLine}{Output}");
+        throw new InvalidOperationException($"{_process.StartInfo.FileName} exited with code {_process.ExitCode} before printing a line matching {pattern}. Its output:{Environment.NewLine}{Output}");
     }
 
-    /// <summary>Waits for the process to exit; false (and the process is killed) if it takes longer than the timeout.</summary>
-    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    /// <summary>Waits for the process to exit; false (and the process is killed) if it takes longer than <paramref name="timeout"/> (default: the hang guard).</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = new CancellationTokenSource(timeout ?? Patience.HangGuard);
         try
         {
             await _process.WaitForExitAsync(cts.Token);

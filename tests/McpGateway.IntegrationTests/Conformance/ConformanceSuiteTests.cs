@@ -150,7 +150,6 @@ public sealed class ConformanceSuiteTests(ConformanceRuns runs) : IClassFixture<
 /// <summary>The suite's server-mode runs the tests share: each target is started and tested once, on first use.</summary>
 public sealed partial class ConformanceRuns
 {
-    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(60);
     private readonly Lazy<Task<SuiteRun>> _againstFixture = new(RunAgainstFixtureAsync);
     private readonly Lazy<Task<SuiteRun>> _throughGateway = new(RunThroughGatewayAsync);
 
@@ -161,7 +160,7 @@ public sealed partial class ConformanceRuns
     private static async Task<SuiteRun> RunAgainstFixtureAsync()
     {
         await using ChildProcess fixture = ChildProcess.Start(RepoPaths.FixtureServer, ["conformance", "--http", "0"]);
-        Match ready = await fixture.WaitForLineAsync(FixtureReady(), s_startTimeout);
+        Match ready = await fixture.WaitForLineAsync(FixtureReady());
         SuiteRun run = await ConformanceSuite.RunServerSuiteAsync(new Uri(ready.Groups["url"].Value));
         return run with { ServerLog = fixture.Output };
     }
@@ -180,7 +179,7 @@ public sealed partial class ConformanceRuns
             await File.WriteAllTextAsync(rules, """{"agents": {"default": {"allow": {"servers": ["*"]}}}}""");
 
             await using ChildProcess gateway = ChildProcess.Start("dotnet", [RepoPaths.GatewayDll, "serve", "--config", servers, "--rules", rules, "--http", "0"]);
-            Match ready = await gateway.WaitForLineAsync(GatewayReady(), s_startTimeout);
+            Match ready = await gateway.WaitForLineAsync(GatewayReady());
             SuiteRun run = await ConformanceSuite.RunServerSuiteAsync(new Uri(ready.Groups["url"].Value));
             return run with { ServerLog = gateway.Output };
         }

@@ -26,7 +26,7 @@ public sealed class ReadmeCommandTests
             GatewayProcess.DotnetHost,
             ["run", "--project", "src/McpGateway", "--no-build", "-c", RepoPaths.Configuration, "--", "validate", .. fileOptions],
             RepoPaths.Root);
-        Assert.True(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)), "dotnet run did not finish within 60 s: " + gateway.Output);
+        Assert.True(await gateway.WaitForExitAsync(), $"dotnet run did not finish within {Patience.Describe}: " + gateway.Output);
 
         Assert.Equal(["--config", "examples/servers.json", "--rules", "examples/rules.json"], fileOptions);
         Assert.True(gateway.ExitCode == 0, gateway.Output);

@@ -20,7 +20,7 @@ public sealed class ServeErrorTests
             GatewayProcess.DotnetHost,
             [RepoPaths.GatewayDll, "serve", "--config", Path.Combine(directory, "servers.json"), "--rules", Path.Combine(directory, "rules.json"), "--http", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
             directory);
-        Assert.True(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60)), "serve did not exit: " + gateway.Output);
+        Assert.True(await gateway.WaitForExitAsync(), $"serve did not exit within {Patience.Describe}: " + gateway.Output);
 
         Assert.Equal(1, gateway.ExitCode);
         Assert.Contains($"error: cannot listen on 127.0.0.1:{port}", gateway.Output, StringComparison.Ordinal);

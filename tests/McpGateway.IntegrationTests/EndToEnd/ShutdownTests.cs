@@ -12,9 +12,6 @@ public sealed class ShutdownTests
 {
     private const string Rules = """{ "agents": { "ops": { "allow": { "servers": ["*"] } } } }""";
 
-    private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan s_childrenTimeout = TimeSpan.FromSeconds(10);
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static string TwoFixtures => TestServers.File(("one", TestServers.Fixture()), ("two", TestServers.Fixture()));
@@ -32,17 +29,17 @@ public sealed class ShutdownTests
         });
 
         // A connected agent (with its open event stream) must not hold the shutdown up.
-        await using (McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }, cancellationToken: Ct))
+        await using (McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }.Patient(), cancellationToken: Ct))
         {
             children = [await PidAsync(client, "one_pid"), await PidAsync(client, "two_pid")];
             Assert.All(children, pid => Assert.True(ProcessProbe.IsAlive(pid)));
 
             await gateway.SignalAsync("TERM", Ct);
-            int exitCode = await gateway.WaitForExitAsync(s_exitTimeout, Ct);
+            int exitCode = await gateway.WaitForExitAsync(Ct);
             Assert.Equal(0, exitCode);
         }
 
-        int[] survivors = await ProcessProbe.WaitForExitAsync(children, s_childrenTimeout, Ct);
+        int[] survivors = await ProcessProbe.WaitForExitAsync(children, Ct);
         Assert.True(survivors.Length == 0, $"server processes {string.Join(", ", survivors)} outlived the gateway.");
     }
 
@@ -56,22 +53,22 @@ public sealed class ShutdownTests
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = new Dictionary<string, string> { ["X-Agent-Id"] = "ops" },
         });
-        await using McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }, cancellationToken: Ct);
+        await using McpClient client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }.Patient(), cancellationToken: Ct);
         int child = await PidAsync(client, "one_pid");
 
         // Far longer than the test: only the shutdown can end this call.
         Task<McpProtocolException?> call = client.CallErrorAsync("one_slow", new JsonObject { ["ms"] = 600_000 }, Ct);
-        await gateway.Stderr.WaitForAsync(line => line.Contains("calls one/slow", StringComparison.Ordinal), Ct).WaitAsync(s_exitTimeout, Ct);
+        await gateway.Stderr.WaitForAsync(line => line.Contains("calls one/slow", StringComparison.Ordinal), "the gateway's log of the call to one/slow", Ct);
         await gateway.SignalAsync("TERM", Ct);
-        int exitCode = await gateway.WaitForExitAsync(s_exitTimeout, Ct);
-        Exception? failure = await Record.ExceptionAsync(() => call.WaitAsync(s_exitTimeout, Ct));
+        int exitCode = await gateway.WaitForExitAsync(Ct);
+        Exception? failure = await Record.ExceptionAsync(() => call.Within("the answer to the call in flight", Ct));
 
         Assert.Equal(0, exitCode);
         Assert.True(failure is null, $"the call in flight got no answer before the gateway exited: {failure}");
         McpProtocolException? error = await call;
         Assert.NotNull(error);
         Assert.Contains("'one'", error.RemoteMessage(), StringComparison.Ordinal);
-        Assert.Empty(await ProcessProbe.WaitForExitAsync([child], s_childrenTimeout, Ct));
+        Assert.Empty(await ProcessProbe.WaitForExitAsync([child], Ct));
     }
 
     [Fact]
@@ -87,10 +84,10 @@ public sealed class ShutdownTests
         Assert.All(children, pid => Assert.True(ProcessProbe.IsAlive(pid)));
 
         gateway.CloseStandardInput();
-        int exitCode = await gateway.WaitForExitAsync(s_exitTimeout, Ct);
+        int exitCode = await gateway.WaitForExitAsync(Ct);
 
         Assert.Equal(0, exitCode);
-        int[] survivors = await ProcessProbe.WaitForExitAsync(children, s_childrenTimeout, Ct);
+        int[] survivors = await ProcessProbe.WaitForExitAsync(children, Ct);
         Assert.True(survivors.Length == 0, $"server processes {string.Join(", ", survivors)} outlived the gateway.");
     }
 

@@ -26,9 +26,9 @@ public sealed class StdioProcessTests
         JsonObject failed = await gateway.RequestAsync(3, "tools/call", new JsonObject { ["name"] = "fixture_protocol_error", ["arguments"] = new JsonObject { ["message"] = "boom" } }, Ct);
         JsonObject refused = await gateway.RequestAsync(4, "tools/call", new JsonObject { ["name"] = "everything_echo", ["arguments"] = new JsonObject { ["agent_id"] = "intruder" } }, Ct);
         gateway.CloseStandardInput();
-        int exitCode = await gateway.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
-        await gateway.Stdout.Closed.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        await gateway.Stderr.Closed.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        int exitCode = await gateway.WaitForExitAsync(Ct);
+        await gateway.Stdout.Closed.Within("the end of the gateway's stdout", Ct);
+        await gateway.Stderr.Closed.Within("the end of the gateway's stderr", Ct);
 
         Assert.Equal(0, exitCode);
         Assert.NotEmpty(list["result"]!["tools"]!.AsArray());

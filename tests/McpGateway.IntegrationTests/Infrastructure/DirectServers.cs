@@ -43,7 +43,7 @@ internal static class DirectServers
                 ElicitationHandler = (_, _) => throw new NotSupportedException("not used by these tests"),
                 RootsHandler = (_, _) => throw new NotSupportedException("not used by these tests"),
             },
-        };
+        }.Patient();
         return McpClient.CreateAsync(transport, options, cancellationToken: cancellationToken);
     }
 

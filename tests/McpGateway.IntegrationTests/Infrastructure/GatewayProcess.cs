@@ -14,9 +14,6 @@ namespace McpGateway.IntegrationTests.Infrastructure;
 /// </summary>
 internal sealed partial class GatewayProcess : IAsyncDisposable
 {
-    /// <summary>Generous: start-up is a second or two (dotnet plus the downstream servers) on a quiet machine.</summary>
-    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
-
     private readonly Process _process;
     private readonly bool _ownsDirectory;
 
@@ -58,16 +55,26 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return directory;
     }
 
-    /// <summary>Starts <c>serve</c> with the given files and extra arguments, and waits until it is ready.</summary>
-    public static Task<GatewayProcess> StartAsync(string serversJson, string rulesJson, IEnumerable<string> serveArguments, CancellationToken cancellationToken) =>
-        StartInAsync(WriteConfiguration(serversJson, rulesJson), serveArguments, cancellationToken, ownsDirectory: true);
+    /// <summary>Starts <c>serve</c> with the given files and extra arguments (and environment variables), and waits until it is ready.</summary>
+    public static Task<GatewayProcess> StartAsync(
+        string serversJson,
+        string rulesJson,
+        IEnumerable<string> serveArguments,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null) =>
+        StartInAsync(WriteConfiguration(serversJson, rulesJson), serveArguments, cancellationToken, ownsDirectory: true, environment);
 
     /// <summary>
     /// Starts <c>serve</c> with the servers.json and rules.json already in <paramref name="directory"/> (several
     /// gateways may share them, as replicas share their files), and waits until it is ready. The folder is left as it
     /// is on dispose unless <paramref name="ownsDirectory"/>.
     /// </summary>
-    public static async Task<GatewayProcess> StartInAsync(string directory, IEnumerable<string> serveArguments, CancellationToken cancellationToken, bool ownsDirectory = false)
+    public static async Task<GatewayProcess> StartInAsync(
+        string directory,
+        IEnumerable<string> serveArguments,
+        CancellationToken cancellationToken,
+        bool ownsDirectory = false,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(DotnetHost)
         {
@@ -89,6 +96,11 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         foreach (string variable in (string[])["GATEWAY_MCP_CONFIG", "GATEWAY_RULES", "GATEWAY_SETTINGS", "GATEWAY_DEFAULT_AGENT"])
         {
             startInfo.Environment.Remove(variable);
+        }
+
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[name] = value;
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
@@ -117,9 +129,9 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
 
     /// <summary>
     /// Stdio mode: sends a JSON-RPC request and returns the response with its id, read raw from stdout (a test of what
-    /// the process writes cannot use a client that would hide it). Fails after <paramref name="timeout"/>.
+    /// the process writes cannot use a client that would hide it).
     /// </summary>
-    public async Task<JsonObject> RequestAsync(int id, string method, JsonObject? parameters, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<JsonObject> RequestAsync(int id, string method, JsonObject? parameters, CancellationToken cancellationToken)
     {
         var request = new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["method"] = method };
         if (parameters is not null)
@@ -128,17 +140,8 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
 
         await WriteLineAsync(request.ToJsonString());
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout ?? ReadyTimeout);
-        try
-        {
-            string line = await Stdout.WaitForAsync(l => IsResponseTo(l, id), deadline.Token);
-            return JsonNode.Parse(line)!.AsObject();
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"No response to '{method}' (id {id}). stdout:{Environment.NewLine}{Stdout}{Environment.NewLine}stderr:{Environment.NewLine}{Stderr}");
-        }
+        string line = await Stdout.WaitForAsync(l => IsResponseTo(l, id), $"the response to '{method}' (id {id}) on stdout", cancellationToken);
+        return JsonNode.Parse(line)!.AsObject();
     }
 
     /// <summary>Stdio mode: the initialize handshake of a 2025-11-25 client.</summary>
@@ -178,18 +181,17 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
-    /// <summary>Waits for the process to exit and returns its exit code; fails after <paramref name="timeout"/>.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits for the process to exit and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        using CancellationTokenSource guard = Patience.Guard(cancellationToken);
         try
         {
-            await _process.WaitForExitAsync(deadline.Token);
+            await _process.WaitForExitAsync(guard.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            Assert.Fail($"The gateway did not exit within {timeout.TotalSeconds} s. Its stderr:{Environment.NewLine}{Stderr}");
+            Assert.Fail($"{Patience.Message("the gateway to exit")} Its stderr:{Environment.NewLine}{Stderr}");
         }
 
         return _process.ExitCode;
@@ -197,19 +199,17 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
 
     private async Task WaitForReadyAsync(CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(ReadyTimeout);
-        Task<string> ready = Stderr.WaitForAsync(line => line.Contains("mcp-gateway ready on ", StringComparison.Ordinal), deadline.Token);
-        Task exited = _process.WaitForExitAsync(deadline.Token);
-        Task first = await Task.WhenAny(ready, exited);
-        if (first != ready || !ready.IsCompletedSuccessfully)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            string why = _process.HasExited ? $"exited with code {_process.ExitCode}" : $"was not ready within {ReadyTimeout.TotalSeconds} s";
-            throw new InvalidOperationException($"The gateway {why}. Its stderr:{Environment.NewLine}{Stderr}");
+            ReadyLine = await Stderr.WaitForAsync(line => line.Contains("mcp-gateway ready on ", StringComparison.Ordinal), "the gateway's ready line on stderr", cancellationToken);
+        }
+        catch (InvalidOperationException)
+        {
+            // Its stderr ended: the gateway exited before it was ready.
+            await _process.WaitForExitAsync(cancellationToken).Within("the gateway to exit after closing stderr", cancellationToken);
+            throw new InvalidOperationException($"The gateway exited with code {_process.ExitCode} before it was ready. Its stderr:{Environment.NewLine}{Stderr}");
         }
 
-        ReadyLine = await ready;
         Match match = ReadyPattern().Match(ReadyLine);
         if (match.Success && match.Groups["where"].Value.StartsWith("http", StringComparison.Ordinal))
         {
@@ -252,12 +252,15 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     private static partial Regex ReadyPattern();
 }
 
-/// <summary>The lines a process wrote to one stream, in order, with a way to wait for a particular one.</summary>
+/// <summary>
+/// The lines a process (or a logger) wrote, in order, with waits on what they hold: a wait wakes on every new line
+/// (each line completes the task every waiter holds, so no waiter misses one) and fails after the hang guard.
+/// </summary>
 internal sealed class LineLog
 {
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SemaphoreSlim _added = new(0);
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public IReadOnlyCollection<string> Lines => _lines;
 
@@ -276,26 +279,44 @@ internal sealed class LineLog
             _lines.Enqueue(line);
         }
 
-        _added.Release();
+        Interlocked.Exchange(ref _added, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
-    /// <summary>The first line (already written or still to come) that matches; throws when the stream ends without one.</summary>
-    public async Task<string> WaitForAsync(Func<string, bool> predicate, CancellationToken cancellationToken)
+    /// <summary>The first line (already written or still to come) that matches; throws <see cref="InvalidOperationException"/> when the stream ends without one.</summary>
+    public async Task<string> WaitForAsync(Func<string, bool> predicate, string what, CancellationToken cancellationToken)
     {
-        while (true)
+        string? found = null;
+        await UntilAsync(lines => (found = lines.FirstOrDefault(predicate)) is not null, what, cancellationToken);
+        return found!;
+    }
+
+    /// <summary>Waits until the lines so far satisfy <paramref name="condition"/>; throws <see cref="InvalidOperationException"/> when the stream ends first.</summary>
+    public async Task UntilAsync(Func<IReadOnlyCollection<string>, bool> condition, string what, CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource guard = Patience.Guard(cancellationToken);
+        try
         {
-            bool closed = _closed.Task.IsCompleted;
-            if (_lines.FirstOrDefault(predicate) is { } line)
+            while (true)
             {
-                return line;
-            }
+                // Taken before the lines are looked at: a line added after the look completes it.
+                Task added = Volatile.Read(ref _added).Task;
+                bool closed = _closed.Task.IsCompleted;
+                if (condition(_lines))
+                {
+                    return;
+                }
 
-            if (closed)
-            {
-                throw new InvalidOperationException("The stream ended without the expected line.");
-            }
+                if (closed)
+                {
+                    throw new InvalidOperationException($"The stream ended without {what}. Its lines:{Environment.NewLine}{this}");
+                }
 
-            await _added.WaitAsync(cancellationToken);
+                await added.WaitAsync(guard.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"{Patience.Message(what)} The lines so far:{Environment.NewLine}{this}");
         }
     }
 

@@ -154,19 +154,21 @@ internal sealed class InProcessGateway : IAsyncDisposable
     /// <summary>Connects a client the way an agent would, over the chosen transport.</summary>
     /// <param name="agentHeader">HTTP only: the X-Agent-Id header to send.</param>
     /// <param name="protocolVersion">The protocol revision the client asks for; 2025-11-25 gets a stateful session over HTTP.</param>
+    /// <param name="wrap">Wraps the client's transport (to watch every message on the wire).</param>
     public async Task<McpClient> ConnectAsync(
         ServedTransport transport,
         string? agentHeader = null,
         string protocolVersion = "2025-11-25",
         McpClientHandlers? handlers = null,
         CancellationToken cancellationToken = default,
-        IReadOnlyDictionary<string, string>? headers = null)
+        IReadOnlyDictionary<string, string>? headers = null,
+        Func<IClientTransport, IClientTransport>? wrap = null)
     {
         var clientOptions = new McpClientOptions
         {
             ClientInfo = new Implementation { Name = "integration-test", Version = "1.0" },
             ProtocolVersion = protocolVersion,
-        };
+        }.Patient();
         if (handlers is not null)
         {
             clientOptions.Handlers = handlers;
@@ -193,7 +195,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
             });
         }
 
-        McpClient client = await McpClient.CreateAsync(clientTransport, clientOptions, cancellationToken: cancellationToken);
+        McpClient client = await McpClient.CreateAsync(wrap is null ? clientTransport : wrap(clientTransport), clientOptions, cancellationToken: cancellationToken);
         _owned.Add(client);
         return client;
     }

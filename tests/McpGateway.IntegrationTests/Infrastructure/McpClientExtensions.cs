@@ -11,6 +11,19 @@ namespace McpGateway.IntegrationTests.Infrastructure;
 /// </summary>
 internal static class McpClientExtensions
 {
+    /// <summary>
+    /// What every test client's options get: the handshake bounded by the hang guard rather than the SDK's 60 s, and
+    /// no separate 5 s bound on the 2026-07-28 <c>server/discover</c> probe, which a server starting cold on a loaded
+    /// machine can overrun (the client then takes it for a server that needs <c>initialize</c>). No test client talks
+    /// to a server that ignores the probe, so nothing waits on this.
+    /// </summary>
+    public static McpClientOptions Patient(this McpClientOptions options)
+    {
+        options.InitializationTimeout = Patience.HangGuard;
+        options.DiscoverProbeTimeout = Timeout.InfiniteTimeSpan;
+        return options;
+    }
+
     public static async Task<JsonObject> CallRawAsync(this McpClient client, string tool, JsonObject? arguments = null, CancellationToken cancellationToken = default)
     {
         var parameters = new JsonObject { ["name"] = tool };

@@ -1,14 +1,23 @@
+using System.ComponentModel;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace McpGateway.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// Looks at processes that are not the test's own children (servers started by a gateway), through /proc: there is no
-/// exit event to wait for on another process's child, so waiting for one to end is a bounded poll.
+/// Looks at processes that are not the test's own children (servers started by a gateway, and their children) through
+/// /proc, and waits for them to end on the kernel's own exit event: a pidfd (pidfd_open(2), Linux 5.3) becomes
+/// readable when its process exits, reaped or not, so a wait wakes on the exit itself instead of polling.
 /// </summary>
-internal static class ProcessProbe
+internal static partial class ProcessProbe
 {
-    private static readonly TimeSpan s_pollInterval = TimeSpan.FromMilliseconds(50);
+    private const long SysPidfdOpen = 434; // The same number on every Linux architecture.
+    private const int EfdCloexec = 0x80000;
+    private const short PollIn = 0x1;
+    private const short PollErr = 0x8;
+    private const short PollHup = 0x10;
+    private const int Esrch = 3;
+    private const int Eintr = 4;
 
     /// <summary>True while the process runs; a zombie (exited, not yet reaped) counts as gone.</summary>
     public static bool IsAlive(int pid)
@@ -84,28 +93,102 @@ internal static class ProcessProbe
         return [.. found];
     }
 
-    /// <summary>Waits (bounded) until <paramref name="isGone"/> holds; returns false when it still does not after <paramref name="timeout"/>.</summary>
-    public static async Task<bool> WaitUntilAsync(Func<bool> isGone, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (!isGone())
-        {
-            if (Environment.TickCount64 > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(s_pollInterval, cancellationToken);
-        }
-
-        return true;
-    }
-
-    /// <summary>Waits (bounded) until none of <paramref name="pids"/> is alive; returns those still alive after the timeout.</summary>
-    public static async Task<int[]> WaitForExitAsync(IEnumerable<int> pids, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until none of <paramref name="pids"/> runs; returns those still running after the hang guard (none,
+    /// unless something keeps them alive: the caller's assertion names them).
+    /// </summary>
+    public static async Task<int[]> WaitForExitAsync(IEnumerable<int> pids, CancellationToken cancellationToken)
     {
         int[] watched = [.. pids];
-        await WaitUntilAsync(() => !watched.Any(IsAlive), timeout, cancellationToken);
+        await Task.Factory.StartNew(() => WaitForExit(watched, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return [.. watched.Where(IsAlive)];
     }
+
+    /// <summary>Blocks until every pidfd is readable (its process exited), the test is cancelled, or the hang guard passes.</summary>
+    private static void WaitForExit(int[] pids, CancellationToken cancellationToken)
+    {
+        // Cancellation wakes the poll through an eventfd watched with the pidfds.
+        int wake = Check(EventFd(0, EfdCloexec), "eventfd");
+        var open = new List<int>();
+        try
+        {
+            foreach (int pid in pids)
+            {
+                int fd = (int)Syscall(SysPidfdOpen, pid, 0);
+                if (fd >= 0)
+                {
+                    open.Add(fd);
+                }
+                else if (Marshal.GetLastPInvokeError() != Esrch)
+                {
+                    // ESRCH: the process has already ended and been reaped.
+                    throw new Win32Exception(Marshal.GetLastPInvokeError(), $"pidfd_open({pid})");
+                }
+            }
+
+            using CancellationTokenRegistration registration = cancellationToken.Register(() => _ = Write(wake, 1L, sizeof(long)));
+            long deadline = Environment.TickCount64 + (long)Patience.HangGuard.TotalMilliseconds;
+            while (open.Count > 0 && !cancellationToken.IsCancellationRequested)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    return;
+                }
+
+                PollFd[] fds = [.. open.Select(fd => new PollFd { Fd = fd, Events = PollIn }), new PollFd { Fd = wake, Events = PollIn }];
+                if (Poll(fds, (nuint)fds.Length, (int)left) < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == Eintr)
+                    {
+                        continue;
+                    }
+
+                    throw new Win32Exception(Marshal.GetLastPInvokeError(), "poll");
+                }
+
+                foreach (PollFd exited in fds.Where(p => p.Fd != wake && (p.Revents & (PollIn | PollErr | PollHup)) != 0))
+                {
+                    open.Remove(exited.Fd);
+                    _ = Close(exited.Fd);
+                }
+            }
+        }
+        finally
+        {
+            foreach (int fd in open)
+            {
+                _ = Close(fd);
+            }
+
+            _ = Close(wake);
+        }
+    }
+
+    private static int Check(int result, string call) =>
+        result >= 0 ? result : throw new Win32Exception(Marshal.GetLastPInvokeError(), call);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    // Every argument as a long: syscall(2) reads each one as a full register.
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall(long number, long pid, long flags);
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    private static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll([In, Out] PollFd[] fds, nuint count, int timeoutMs);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static partial nint Write(int fd, in long value, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
 }

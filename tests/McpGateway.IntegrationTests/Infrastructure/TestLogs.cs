@@ -1,16 +1,27 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace McpGateway.IntegrationTests.Infrastructure;
 
-/// <summary>Keeps every log line of an in-process gateway so tests can assert on what it logged.</summary>
+/// <summary>Keeps every log line of an in-process gateway so tests can assert on what it logged, and wait for a line.</summary>
 internal sealed class TestLogs : ILoggerProvider
 {
-    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly LineLog _log = new();
 
-    public IReadOnlyCollection<string> Lines => _lines;
+    public IReadOnlyCollection<string> Lines => _log.Lines;
 
-    public string All => string.Join(Environment.NewLine, _lines);
+    public string All => _log.ToString();
+
+    /// <summary>The first line (already logged or still to come) that matches.</summary>
+    public Task<string> WaitForAsync(Func<string, bool> predicate, string what, CancellationToken cancellationToken) =>
+        _log.WaitForAsync(predicate, what, cancellationToken);
+
+    /// <summary>The first line (already logged or still to come) that holds <paramref name="text"/>.</summary>
+    public Task<string> WaitForAsync(string text, CancellationToken cancellationToken) =>
+        _log.WaitForAsync(line => line.Contains(text, StringComparison.Ordinal), $"a log line holding '{text}'", cancellationToken);
+
+    /// <summary>Waits until the lines logged so far satisfy <paramref name="condition"/>.</summary>
+    public Task UntilAsync(Func<IReadOnlyCollection<string>, bool> condition, string what, CancellationToken cancellationToken) =>
+        _log.UntilAsync(condition, what, cancellationToken);
 
     /// <summary>
     /// What reached the host unhandled: Kestrel's "unhandled exception was thrown by the application" (a request that
@@ -19,7 +30,7 @@ internal sealed class TestLogs : ILoggerProvider
     /// empty proves neither happened while it ran.
     /// </summary>
     public IReadOnlyList<string> Unhandled =>
-        [.. _lines.Where(l =>
+        [.. _log.Lines.Where(l =>
             (l.StartsWith("Error Microsoft.AspNetCore", StringComparison.Ordinal) && l.Contains("unhandled exception", StringComparison.OrdinalIgnoreCase)) ||
             l.StartsWith("Error McpGateway.Gateway.GatewayRequestFilter: Unexpected failure handling", StringComparison.Ordinal))];
 
@@ -37,6 +48,6 @@ internal sealed class TestLogs : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? string.Empty : " " + exception.Message)}");
+            owner._log.Add($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? string.Empty : " " + exception.Message)}");
     }
 }

@@ -20,10 +20,16 @@ internal static class TestServers
         ["args"] = new JsonArray(RepoPaths.ReferenceServer("filesystem"), root),
     };
 
+    /// <summary>
+    /// The fixture, with two minutes to start: the gateway gives its 2026-07-28 <c>server/discover</c> probe half the
+    /// start timeout, and a cold .NET process on a loaded machine must not overrun it and be taken for a 2025-11-25
+    /// server. (It answers the probe, so nothing waits on this; the reference servers refuse it at once.)
+    /// </summary>
     public static JsonObject Fixture(params string[] args) => new()
     {
         ["command"] = RepoPaths.FixtureServer,
         ["args"] = new JsonArray([.. args.Select(a => (JsonNode)a)]),
+        ["startTimeoutMs"] = 120_000,
     };
 
     public static JsonObject Broken() => new() { ["command"] = "/nonexistent/mcp-server-that-does-not-exist" };

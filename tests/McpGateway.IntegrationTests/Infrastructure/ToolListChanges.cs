@@ -9,9 +9,6 @@ namespace McpGateway.IntegrationTests.Infrastructure;
 /// </summary>
 internal sealed class ToolListChanges : IAsyncDisposable
 {
-    /// <summary>Generous: a notice normally arrives within milliseconds, a reconnect within a second or two.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-
     private readonly SemaphoreSlim _received = new(0);
     private readonly IAsyncDisposable _registration;
     private int _count;
@@ -39,23 +36,22 @@ internal sealed class ToolListChanges : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for the next notice (or one received since the last wait or reset); fails after the timeout.</summary>
-    public async Task NextAsync(CancellationToken cancellationToken, TimeSpan? timeout = null)
+    /// <summary>Waits for the next notice (or one received since the last wait or reset).</summary>
+    public async Task NextAsync(CancellationToken cancellationToken)
     {
-        if (!await _received.WaitAsync(timeout ?? DefaultTimeout, cancellationToken))
+        if (!await _received.WaitAsync(Patience.HangGuard, cancellationToken))
         {
-            Assert.Fail($"No notifications/tools/list_changed arrived within {(timeout ?? DefaultTimeout).TotalSeconds} s.");
+            Assert.Fail(Patience.Message("a notifications/tools/list_changed"));
         }
     }
 
     /// <summary>
     /// Waits until <paramref name="condition"/> holds, checking it now and again after every notice; fails when no
-    /// notice makes it true within the timeout. A tool list only changes with a notice, so this needs no polling.
+    /// notice makes it true within the hang guard. A tool list only changes with a notice, so this needs no polling.
     /// </summary>
-    public async Task UntilAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task UntilAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout ?? DefaultTimeout);
+        using CancellationTokenSource deadline = Patience.Guard(cancellationToken);
         try
         {
             while (!await condition())
@@ -65,7 +61,7 @@ internal sealed class ToolListChanges : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            Assert.Fail($"Waited {(timeout ?? DefaultTimeout).TotalSeconds} s ({Count} tools/list_changed received) for: {what}.");
+            Assert.Fail($"{Patience.Message(what)} ({Count} tools/list_changed received.)");
         }
     }
 

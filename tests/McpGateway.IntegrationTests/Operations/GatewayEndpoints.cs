@@ -7,11 +7,7 @@ namespace McpGateway.IntegrationTests.Operations;
 /// <summary>Requests to the operations endpoints (<c>/healthz</c>, <c>/readyz</c>, <c>/status</c>, <c>/admin/reload</c>) of a gateway on loopback.</summary>
 internal static class GatewayEndpoints
 {
-    /// <summary>A state the gateway reaches in milliseconds on a quiet machine, and in seconds on a busy one.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-
-    private static readonly TimeSpan s_pollInterval = TimeSpan.FromMilliseconds(50);
-    private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private static readonly HttpClient s_http = new() { Timeout = Patience.HangGuard };
 
     /// <summary><c>http://127.0.0.1:PORT</c> of an MCP endpoint <c>http://127.0.0.1:PORT/mcp</c>.</summary>
     public static Uri RootOf(Uri mcpEndpoint) => new(mcpEndpoint.GetLeftPart(UriPartial.Authority));
@@ -37,31 +33,6 @@ internal static class GatewayEndpoints
         (HttpStatusCode status, string body) = await GetAsync(root, path, cancellationToken, key);
         Assert.True(status == expected, $"GET {path} answered {(int)status}, not {(int)expected}: {body}");
         return JsonNode.Parse(body)!.AsObject();
-    }
-
-    /// <summary>
-    /// Polls a JSON endpoint until its answer satisfies <paramref name="condition"/> (a state of the gateway no event
-    /// announces to a test, such as a server's restart count); fails with the last answer after the timeout.
-    /// </summary>
-    public static async Task<JsonObject> WaitForAsync(Uri root, string path, Func<HttpStatusCode, JsonObject, bool> condition, string what, CancellationToken cancellationToken, string? key = null)
-    {
-        long deadline = Environment.TickCount64 + (long)DefaultTimeout.TotalMilliseconds;
-        while (true)
-        {
-            (HttpStatusCode status, string body) = await GetAsync(root, path, cancellationToken, key);
-            JsonObject json = JsonNode.Parse(body)!.AsObject();
-            if (condition(status, json))
-            {
-                return json;
-            }
-
-            if (Environment.TickCount64 > deadline)
-            {
-                Assert.Fail($"Waited {DefaultTimeout.TotalSeconds} s for {what}; GET {path} last answered {(int)status}: {body}");
-            }
-
-            await Task.Delay(s_pollInterval, cancellationToken);
-        }
     }
 
     /// <summary>The entry of server <paramref name="name"/> in a <c>/status</c> answer.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
 using McpGateway.IntegrationTests.Infrastructure;
+using McpGateway.IntegrationTests.Resilience;
 
 namespace McpGateway.IntegrationTests.Operations;
 
@@ -35,7 +36,8 @@ public sealed class HealthEndpointTests : IAsyncDisposable
         (HttpStatusCode aliveWhileWaiting, string alive) = await GatewayEndpoints.GetAsync(root, "/healthz", Ct);
         JsonObject waiting = await GatewayEndpoints.GetJsonAsync(root, "/readyz", Ct, expected: HttpStatusCode.ServiceUnavailable);
         File.Delete(BlockFile);
-        JsonObject ready = await GatewayEndpoints.WaitForAsync(root, "/readyz", (status, _) => status == HttpStatusCode.OK, "/readyz to answer 200 once 'db' is ready", Ct);
+        await ResilienceHelpers.WaitForAsync(_gateway.Downstream.Find("db")!, s => s.IsReady, "ready once unblocked", Ct);
+        JsonObject ready = await GatewayEndpoints.GetJsonAsync(root, "/readyz", Ct);
         (HttpStatusCode aliveWhenReady, _) = await GatewayEndpoints.GetAsync(root, "/healthz", Ct);
 
         Assert.Equal((HttpStatusCode.OK, "ok\n"), (aliveWhileWaiting, alive));

@@ -44,7 +44,6 @@ public sealed class HotReloadTests : IAsyncDisposable
     private static readonly string[] s_gatewayTools = ["list_servers", "get_server_tools", "execute_tool"];
 
     private readonly string _folder = Directory.CreateTempSubdirectory("mcp-gateway-reload-").FullName;
-    private readonly LogWatch _log = new();
     private InProcessGateway? _gateway;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -76,7 +75,7 @@ public sealed class HotReloadTests : IAsyncDisposable
         Assert.Equal("waited 1 ms", slowAfter.FirstText());
         Assert.Equal(alphaBefore, await PidAsync(writer, "alpha_pid"));
         Assert.Equal(betaBefore, await PidAsync(writer, "beta_pid"));
-        Assert.Contains("Reloaded: servers added none, restarted none, removed none, 2 unchanged", _log.Lines.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Reloaded: servers added none, restarted none, removed none, 2 unchanged", _gateway!.Logs.All, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -138,7 +137,7 @@ public sealed class HotReloadTests : IAsyncDisposable
         int changeBefore = await PidAsync(client, "change_pid");
         int goneBefore = await PidAsync(client, "gone_pid");
         Task<McpProtocolException?> inFlight = client.CallErrorAsync("gone_slow", new JsonObject { ["ms"] = 600_000 }, Ct);
-        await _log.WaitForAsync(line => line.Contains("[gone]", StringComparison.Ordinal) && line.Contains("\"slow\"", StringComparison.Ordinal), "the slow call to reach 'gone'", Ct);
+        await _gateway!.Logs.WaitForAsync(line => line.Contains("[gone]", StringComparison.Ordinal) && line.Contains("\"slow\"", StringComparison.Ordinal), "the slow call to reach 'gone'", Ct);
 
         using (ReloadWatch reloads = ReloadWatch.On(gateway))
         {
@@ -147,7 +146,7 @@ public sealed class HotReloadTests : IAsyncDisposable
         }
 
         // Ten minutes of call and of call timeout: an answer now is the removal's, not the timeout's.
-        McpProtocolException? lost = await inFlight.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        McpProtocolException? lost = await inFlight.Within("the answer to the call in flight on the removed server", Ct);
         await changes.UntilAsync(
             async () => (await client.ListToolNamesAsync(Ct)) is var tools && tools.Contains("added_pid") && tools.Contains("change_pid") && !tools.Any(t => t.StartsWith("gone_", StringComparison.Ordinal)),
             "the added and restarted servers' tools to be listed and the removed one's to be gone",
@@ -158,10 +157,10 @@ public sealed class HotReloadTests : IAsyncDisposable
         Assert.StartsWith("Server 'gone' stopped during the request", lost.RemoteMessage(), StringComparison.Ordinal);
         Assert.Equal(keepBefore, await PidAsync(client, "keep_pid"));
         Assert.NotEqual(changeBefore, await PidAsync(client, "change_pid"));
-        Assert.Empty(await ProcessProbe.WaitForExitAsync([changeBefore, goneBefore], TimeSpan.FromSeconds(10), Ct));
+        Assert.Empty(await ProcessProbe.WaitForExitAsync([changeBefore, goneBefore], Ct));
         Assert.Equal("added", (await client.CallRawAsync("added_echo_args", new JsonObject { ["x"] = "added" }, Ct))["structuredContent"]?["arguments"]?["x"]?.GetValue<string>());
         Assert.Equal(["added", "change", "keep"], gateway.Downstream.Servers.Select(s => s.Name).Order(StringComparer.Ordinal));
-        Assert.Contains("Reloaded: servers added added, restarted change, removed gone, 1 unchanged", _log.Lines.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Reloaded: servers added added, restarted change, removed gone, 1 unchanged", _gateway!.Logs.All, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -187,7 +186,7 @@ public sealed class HotReloadTests : IAsyncDisposable
         Assert.Contains("$.agents.writer.deni", error, StringComparison.Ordinal);
         Assert.True(echoed["structuredContent"]?["arguments"]?["still"]?.GetValue<bool>());
         Assert.Equal("Unknown tool: 'alpha_slow'", slow?.RemoteMessage());
-        string log = _log.Lines.ToString();
+        string log = _gateway!.Logs.All;
         Assert.Contains("Reload: " + error, log, StringComparison.Ordinal);
         Assert.Contains("Reload refused: 1 error(s) (above); the configuration in force is unchanged.", log, StringComparison.Ordinal);
         JsonObject lastReload = status["configuration"]!["lastReload"]!.AsObject();
@@ -248,6 +247,7 @@ public sealed class HotReloadTests : IAsyncDisposable
     [InlineData("""{ "http": { "listen": "127.0.0.1:8099" } }""", "'http' changed; it takes effect when the gateway restarts")]
     [InlineData("""{ "limits": { "rate": { "httpRequests": 100 } } }""", "'limits.rate.httpRequests' changed; it takes effect when the gateway restarts")]
     [InlineData("""{ "limits": { "sessions": { "idleTimeoutSeconds": 60 } } }""", "'limits.sessions.idleTimeoutSeconds' changed; it takes effect when the gateway restarts")]
+    [InlineData("""{ "supervision": { "reconnectDelayMs": 50 } }""", "'supervision' changed; it takes effect when the gateway restarts")]
     [InlineData("""{ "limits": { "sessions": { "total": 20000 } } }""", "'limits.sessions.total' above 10000 (the total at start) takes effect when the gateway restarts")]
     public async Task SettingsEdit_ThatOnlyARestartCanApply_IsReportedSo_AndTheGatewayKeepsServingAsItWas(string settings, string note)
     {
@@ -265,7 +265,7 @@ public sealed class HotReloadTests : IAsyncDisposable
         JsonObject status = await GatewayEndpoints.GetJsonAsync(GatewayEndpoints.RootOf(gateway.Endpoint), "/status", Ct);
 
         Assert.Equal([note], outcome.Notes);
-        Assert.Contains("Reload: " + note, _log.Lines.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Reload: " + note, _gateway!.Logs.All, StringComparison.Ordinal);
         Assert.Equal([note], status["configuration"]!["lastReload"]!["notes"]!.AsArray().Select(n => n!.GetValue<string>()));
         Assert.True(echoed["structuredContent"]?["arguments"]?["here"]?.GetValue<bool>());
     }
@@ -317,7 +317,7 @@ public sealed class HotReloadTests : IAsyncDisposable
 
     private async Task<InProcessGateway> StartAsync(string servers, string rules, string settings = "{}")
     {
-        _gateway = await InProcessGateway.StartAsync(servers, rules, cancellationToken: Ct, settingsJson: settings, folder: _folder, configureServices: _log.AddTo);
+        _gateway = await InProcessGateway.StartAsync(servers, rules, cancellationToken: Ct, settingsJson: settings, folder: _folder);
         return _gateway;
     }
 

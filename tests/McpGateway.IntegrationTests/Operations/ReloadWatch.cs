@@ -12,9 +12,6 @@ namespace McpGateway.IntegrationTests.Operations;
 /// </summary>
 internal sealed class ReloadWatch : IDisposable
 {
-    /// <summary>Generous: the debounce is 300 ms and a reload of a few servers takes milliseconds.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-
     private readonly ConfigurationReloader _reloader;
     private readonly ConcurrentQueue<ReloadOutcome> _pending = new();
     private readonly List<ReloadOutcome> _seen = [];
@@ -32,8 +29,7 @@ internal sealed class ReloadWatch : IDisposable
     /// <summary>Waits for the first reload since the watch started (or the last wait) that <paramref name="condition"/> accepts.</summary>
     public async Task<ReloadOutcome> UntilAsync(Func<ReloadOutcome, bool> condition, string what, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(DefaultTimeout);
+        using CancellationTokenSource deadline = Patience.Guard(cancellationToken);
         try
         {
             while (true)
@@ -50,7 +46,7 @@ internal sealed class ReloadWatch : IDisposable
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             string seen = string.Join("; ", _seen.Select(o => $"{(o.Succeeded ? "applied" : "refused")} [{string.Join(" | ", o.Errors.Concat(o.Notes))}]"));
-            Assert.Fail($"No reload {what} within {DefaultTimeout.TotalSeconds} s. Reloads seen: {(seen.Length == 0 ? "none" : seen)}.");
+            Assert.Fail(Patience.Message($"a reload {what}") + $" Reloads seen: {(seen.Length == 0 ? "none" : seen)}.");
             throw;
         }
     }

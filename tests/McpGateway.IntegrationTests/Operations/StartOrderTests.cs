@@ -31,19 +31,22 @@ public sealed partial class StartOrderTests : IDisposable
         // come during the test, so whatever is served was served before the hanging server's start ended.
         string marker = DownstreamFailureGateways.NewHangingMarker();
         string servers = TestServers.File(("hanging", DownstreamFailureGateways.Hanging(marker, startTimeoutMs: 600_000)), ("healthy", TestServers.Fixture()));
-        await using ChildProcess gateway = Serve(servers, """{ "health": { "readyWhen": "any" } }""", "0");
+        // At debug level the gateway says when a server's state becomes ready: that line is the event to wait for.
+        await using ChildProcess gateway = Serve(servers, """{ "health": { "readyWhen": "any" }, "logging": { "level": "debug" } }""", "0");
 
-        Match listening = await gateway.WaitForLineAsync(ListeningLine(), GatewayProcess.ReadyTimeout);
+        Match listening = await gateway.WaitForLineAsync(ListeningLine());
         var endpoint = new Uri(listening.Groups["where"].Value);
         Uri root = GatewayEndpoints.RootOf(endpoint);
-        await GatewayEndpoints.WaitForAsync(root, "/readyz", (status, _) => status == HttpStatusCode.OK, "the healthy server to be ready", Ct);
+        await gateway.WaitForLineAsync(HealthyConnectedLine());
+        JsonObject readiness = await GatewayEndpoints.GetJsonAsync(root, "/readyz", Ct);
         await using McpClient client = await McpClient.CreateAsync(
             new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = HttpTransportMode.StreamableHttp, AdditionalHeaders = new Dictionary<string, string> { ["X-Agent-Id"] = "ops" } }),
-            new McpClientOptions { ClientInfo = new Implementation { Name = "start-order-test", Version = "1.0" } },
+            new McpClientOptions { ClientInfo = new Implementation { Name = "start-order-test", Version = "1.0" } }.Patient(),
             cancellationToken: Ct);
         JsonObject echoed = await client.CallRawAsync("healthy_echo_args", new JsonObject { ["early"] = true }, Ct);
         JsonObject status = await GatewayEndpoints.GetJsonAsync(root, "/status", Ct);
 
+        Assert.True(readiness["ready"]!.GetValue<bool>());
         Assert.True(echoed["structuredContent"]?["arguments"]?["early"]?.GetValue<bool>());
         Assert.Equal("starting", GatewayEndpoints.Server(status, "hanging")["state"]!.GetValue<string>());
         Assert.Equal("ready", GatewayEndpoints.Server(status, "healthy")["state"]!.GetValue<string>());
@@ -62,7 +65,7 @@ public sealed partial class StartOrderTests : IDisposable
         var server = new JsonObject { ["command"] = "sh", ["args"] = new JsonArray("-c", "touch \"$0\"; exec sleep 1000", started) };
 
         await using ChildProcess gateway = Serve(TestServers.File(("marker", server)), "{}", port.ToString(CultureInfo.InvariantCulture));
-        Assert.True(await gateway.WaitForExitAsync(GatewayProcess.ReadyTimeout), "serve did not exit: " + gateway.Output);
+        Assert.True(await gateway.WaitForExitAsync(), $"serve did not exit within {Patience.Describe}: " + gateway.Output);
 
         Assert.Equal(ExitCodes.InvalidConfiguration, gateway.ExitCode);
         string line = Assert.Single(gateway.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
@@ -133,4 +136,7 @@ public sealed partial class StartOrderTests : IDisposable
 
     [GeneratedRegex(@"mcp-gateway listening on (?<where>\S+); starting the servers")]
     private static partial Regex ListeningLine();
+
+    [GeneratedRegex(@"Server 'healthy' connected \(protocol ")]
+    private static partial Regex HealthyConnectedLine();
 }

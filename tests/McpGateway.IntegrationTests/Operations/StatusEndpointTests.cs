@@ -1,7 +1,10 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using McpGateway.Downstream;
+using McpGateway.Gateway;
 using McpGateway.Hosting;
 using McpGateway.IntegrationTests.Infrastructure;
+using McpGateway.IntegrationTests.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using ModelContextProtocol;
@@ -52,6 +55,8 @@ public sealed class AdminGateway : IAsyncLifetime
 /// <summary><c>/status</c> and <c>mcp-gateway status</c>: what they show, what they never show, and who may see them (issue 11 item 8).</summary>
 public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<AdminGateway>, IAsyncDisposable
 {
+    private static readonly TimeSpan s_firstRetry = TimeSpan.FromSeconds(7);
+
     private readonly string _folder = Directory.CreateTempSubdirectory("mcp-gateway-status-").FullName;
     private InProcessGateway? _gateway;
 
@@ -68,22 +73,29 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
             ["args"] = new JsonArray("-c", "if [ -e \"$0\" ]; then echo blocked >&2; exit 1; fi; exec \"$1\"", block, RepoPaths.FixtureServer),
         };
         var off = new JsonObject { ["command"] = RepoPaths.FixtureServer, ["enabled"] = false };
+
+        // On a fake clock that moves only when the test says: the crash is retried once, when the test advances past
+        // the first reconnect delay, and the second delay never ends, so the status stays as the failed retry left it.
+        var clock = new TestClock();
+        var options = new GatewayOptions { Downstream = new() { InitialReconnectDelay = s_firstRetry, Jitter = 0 } };
         _gateway = await InProcessGateway.StartAsync(
             TestServers.File(("fine", TestServers.Fixture()), ("crashing", crashing), ("off", off)),
             """{ "agents": { "ops": { "allow": { "servers": ["*"] } } } }""",
-            cancellationToken: Ct);
+            options,
+            cancellationToken: Ct,
+            configureServices: services => services.AddSingleton<TimeProvider>(clock));
         Uri root = GatewayEndpoints.RootOf(_gateway.Endpoint);
+        DownstreamServer restarted = _gateway.Downstream.Find("crashing")!;
         McpClient client = await _gateway.ConnectAsync(ServedTransport.Http, agentHeader: "ops", cancellationToken: Ct);
         File.WriteAllText(block, string.Empty);
+        Task retryScheduled = clock.NextWaitOfAsync(s_firstRetry, Ct);
         await CrashAsync(client, "crashing_crash");
+        await retryScheduled.Within("the supervisor to schedule the first retry", Ct);
+        clock.Advance(s_firstRetry);
+        await ResilienceHelpers.WaitForAsync(restarted, s => s.Status is { State: DownstreamState.Restarting, Restarts: >= 1 }, "restarting after a failed retry", Ct);
+        await _gateway.Logs.WaitForAsync("[crashing] blocked", Ct);
 
-        JsonObject status = await GatewayEndpoints.WaitForAsync(
-            root,
-            "/status",
-            (_, s) => GatewayEndpoints.Server(s, "crashing") is var c && c["state"]?.GetValue<string>() == "restarting" && c["restarts"]?.GetValue<int>() >= 1
-                && c["stderrTail"]!.AsArray().Any(l => l!.GetValue<string>() == "blocked"),
-            "'crashing' to have failed a restart",
-            Ct);
+        JsonObject status = await GatewayEndpoints.GetJsonAsync(root, "/status", Ct);
 
         Assert.Equal(GatewayVersionText(), status["version"]!.GetValue<string>());
         Assert.True(status["ready"]!.GetValue<bool>());
@@ -102,6 +114,8 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
         Assert.Null(fine["retryAt"]);
 
         JsonObject restarting = GatewayEndpoints.Server(status, "crashing");
+        Assert.Equal(("restarting", 1), (restarting["state"]!.GetValue<string>(), restarting["restarts"]!.GetValue<int>()));
+        Assert.Contains("blocked", restarting["stderrTail"]!.AsArray().Select(l => l!.GetValue<string>()));
         Assert.False(string.IsNullOrEmpty(restarting["lastError"]?.GetValue<string>()));
         Assert.True(DateTimeOffset.TryParse(restarting["retryAt"]?.GetValue<string>(), out _), restarting.ToJsonString());
         Assert.Null(restarting["protocolVersion"]);
@@ -113,7 +127,7 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
     }
 
     [Fact]
-    public async Task StatusAndStatusCommand_NeverShowACommandArgumentEnvironmentValueUrlOrHeaderOfAServer()
+    public async Task StatusStatusCommandAndLog_NeverShowACommandArgumentEnvironmentValueUrlOrHeaderOfAServer()
     {
         // Letters only: a run of letters and digits this long would be masked as a credential anyway, which would
         // hide a value that the status should never have included in the first place.
@@ -137,15 +151,17 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
             ["args"] = new JsonArray("-c", "echo \"starting with $API_TOKEN\" >&2; exit 1"),
             ["env"] = new JsonObject { ["API_TOKEN"] = canary },
         };
+        // On a fake clock that never moves, no server that failed is retried: the talkative server's one process and
+        // its stderr line stay what the status shows (each restart would start a new tail).
         _gateway = await InProcessGateway.StartAsync(
             TestServers.File(("local", local), ("remote", remote), ("missing", missing), ("talkative", talkative)),
             """{ "agents": { "ops": { "allow": { "servers": ["*"] } } } }""",
-            cancellationToken: Ct);
+            cancellationToken: Ct,
+            configureServices: services => services.AddSingleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow)));
         string root = GatewayEndpoints.RootOf(_gateway.Endpoint).ToString().TrimEnd('/');
+        await _gateway.Logs.WaitForAsync("[talkative] starting with", Ct);
 
-        // Each restart of the talkative server starts a new stderr tail: its line is in some answers, not all.
-        JsonObject parsed = await GatewayEndpoints.WaitForAsync(
-            new Uri(root), "/status", (code, s) => code == HttpStatusCode.OK && GatewayEndpoints.Server(s, "talkative")["stderrTail"]!.AsArray().Count > 0, "the talkative server's stderr", Ct);
+        JsonObject parsed = await GatewayEndpoints.GetJsonAsync(new Uri(root), "/status", Ct);
         string status = parsed.ToJsonString();
         CliRun table = await OperationsCli.RunAsync(_folder, ["status", "--url", root]);
         CliRun json = await OperationsCli.RunAsync(_folder, ["status", "--url", root, "--json"]);
@@ -155,7 +171,10 @@ public sealed class StatusEndpointTests(AdminGateway admin) : IClassFixture<Admi
         Assert.False(string.IsNullOrEmpty(GatewayEndpoints.Server(parsed, "remote")["lastError"]?.GetValue<string>()), status);
         Assert.Equal("could not start: '[redacted]' was not found (not a file, and not on PATH)", GatewayEndpoints.Server(parsed, "missing")["lastError"]?.GetValue<string>());
         Assert.Equal(["starting with [redacted]"], GatewayEndpoints.Server(parsed, "talkative")["stderrTail"]!.AsArray().Select(l => l!.GetValue<string>()));
-        foreach ((string what, string text) in (ValueTuple<string, string>[])[("/status", status), ("status", table.Output + table.Error), ("status --json", json.Output + json.Error)])
+        // The log gets the stderr line redacted the same way (ServerRedaction), and the reasons too.
+        Assert.Contains("Information McpGateway.Downstream.talkative: [talkative] starting with [redacted]", _gateway.Logs.Lines);
+        string log = string.Join(Environment.NewLine, _gateway.Logs.Lines.Where(l => l.Contains(canary, StringComparison.Ordinal)));
+        foreach ((string what, string text) in (ValueTuple<string, string>[])[("/status", status), ("status", table.Output + table.Error), ("status --json", json.Output + json.Error), ("the log", log)])
         {
             Assert.False(text.Contains(canary, StringComparison.Ordinal), $"{what} shows a server's secret:{Environment.NewLine}{text}");
         }

@@ -32,8 +32,8 @@ public sealed partial class EraMatrixGateway : ProtocolGateway
     {
         _statelessFixture = ChildProcess.Start(RepoPaths.FixtureServer, ["conformance", "--http", "0", "--stateless"]);
         _sessionFixture = ChildProcess.Start(RepoPaths.FixtureServer, ["conformance", "--http", "0"]);
-        string stateless = (await _statelessFixture.WaitForLineAsync(FixtureReady(), TimeSpan.FromSeconds(60))).Groups["url"].Value;
-        string session = (await _sessionFixture.WaitForLineAsync(FixtureReady(), TimeSpan.FromSeconds(60))).Groups["url"].Value;
+        string stateless = (await _statelessFixture.WaitForLineAsync(FixtureReady())).Groups["url"].Value;
+        string session = (await _sessionFixture.WaitForLineAsync(FixtureReady())).Groups["url"].Value;
         _servers = TestServers.File(
             ("conf", ProtocolServers.Conformance()),
             ("confhttp", new JsonObject { ["url"] = stateless }),

@@ -104,7 +104,7 @@ internal sealed class ProtocolAgents(InProcessGateway gateway) : IAsyncDisposabl
         {
             ClientInfo = new Implementation { Name = "protocol-test", Version = "1.0" },
             ProtocolVersion = link is AgentLink.Http2026 or AgentLink.Stdio2026 ? Modern : Legacy,
-        };
+        }.Patient();
         if (handlers is not null)
         {
             options.Handlers = handlers;
@@ -170,11 +170,10 @@ internal sealed class ProtocolAgents(InProcessGateway gateway) : IAsyncDisposabl
 
 /// <summary>
 /// Every message a client received, in arrival order, with waits on what arrives (no sleeping: a wait completes when
-/// the messages recorded so far satisfy it, or fails after a generous timeout).
+/// the messages recorded so far satisfy it, or fails after the hang guard).
 /// </summary>
 internal sealed class WireLog
 {
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
     private readonly List<JsonRpcMessage> _messages = [];
     private readonly List<(Func<List<JsonRpcMessage>, bool> Done, TaskCompletionSource Signal)> _waiters = [];
@@ -237,11 +236,11 @@ internal sealed class WireLog
 
         try
         {
-            await signal.Task.WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
+            await signal.Task.WaitAsync(timeout ?? Patience.HangGuard, cancellationToken);
         }
         catch (TimeoutException)
         {
-            Assert.Fail($"Waited {(timeout ?? DefaultTimeout).TotalSeconds} s for {what}; received: {string.Join(" | ", Messages.Select(Describe))}");
+            Assert.Fail($"{Patience.Message(what)} Received: {string.Join(" | ", Messages.Select(Describe))}");
         }
         finally
         {

@@ -116,8 +116,9 @@ internal static class ProtocolServers
     public static string ProbeScript => Path.Combine(RepoPaths.Root, "tests", "McpGateway.IntegrationTests", "Protocol", "probe-server.cjs");
 
     /// <summary>
-    /// A client straight to the conformance fixture; with no protocol version it speaks 2026-07-28, named rather than
-    /// probed (on a busy machine the fixture can miss the SDK's 5 s server/discover probe, and the client fall back).
+    /// A client straight to the conformance fixture; with no protocol version it speaks 2026-07-28, whose
+    /// server/discover probe is bounded only by the hang guard (<see cref="McpClientExtensions.Patient"/>): on a busy
+    /// machine the cold fixture can miss the SDK's 5 s, and a client that named 2026-07-28 would then give up.
     /// </summary>
     public static Task<McpClient> DirectConformanceAsync(string? protocolVersion, CancellationToken cancellationToken)
     {
@@ -131,7 +132,7 @@ internal static class ProtocolServers
         {
             ClientInfo = new Implementation { Name = "protocol-test-direct", Version = "1.0" },
             ProtocolVersion = protocolVersion ?? ProtocolAgents.Modern,
-        };
+        }.Patient();
         return McpClient.CreateAsync(transport, options, cancellationToken: cancellationToken);
     }
 

@@ -150,12 +150,12 @@ public sealed class ServerRequestTests(ServerRequestGateway fixture) : IClassFix
         Agent first = await fixture.ConnectAsync(AgentLink.Http, Handlers(sampling: firstSeen, before: () =>
         {
             firstAsked.TrySetResult();
-            return secondDone.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+            return secondDone.Task.Within("the second agent's call to end", Ct);
         }));
         Agent second = await fixture.ConnectAsync(AgentLink.Stdio, Handlers(sampling: secondSeen));
 
         Task<JsonObject> firstCall = first.CallAsync("everything_trigger-sampling-request", new JsonObject { ["prompt"] = "first-marker" }, Ct);
-        await firstAsked.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await firstAsked.Task.Within("the first agent to be asked for sampling", Ct);
         JsonObject secondResult;
         try
         {

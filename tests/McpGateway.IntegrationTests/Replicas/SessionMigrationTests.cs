@@ -22,7 +22,7 @@ public sealed class SessionMigrationTests
 {
     internal const string Rules = """{"agents": {"tester": {"allow": {"servers": ["*"]}}, "other": {"allow": {"servers": ["*"]}}}}""";
 
-    private static readonly TimeSpan s_eventTimeout = SecurityTestKit.EventTimeout;
+    private static readonly TimeSpan s_eventTimeout = McpGateway.Testing.Patience.HangGuard;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -80,6 +80,31 @@ public sealed class SessionMigrationTests
             Assert.DoesNotContain(logs.Lines, l => l.Contains(client.SessionId!, StringComparison.Ordinal));
             Assert.DoesNotContain(logs.Lines, l => l.Contains(sdkId, StringComparison.Ordinal) && !l.Contains(" ModelContextProtocol.", StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public async Task InitializeSentAgain_OnAnOpenSession_IsAnswered_AndTheSessionKeepsItsId()
+    {
+        // The SDK hands the migration hook the context of the request that created the session, long disposed by
+        // then (or serving another request): an initialize sent again must not reach it (it was an HTTP 500).
+        string key = SessionKey.Generate();
+        await using Replicas replicas = await Replicas.StartAsync(TestServers.File(("fx", TestServers.Fixture())), Rules, [Settings(key)], Ct);
+        McpClient client = await replicas.ConnectAsync(Ct, As("tester"));
+        const string Initialize = """{"jsonrpc":"2.0","id":"again","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":null,"clientInfo":{"name":"again","version":"1"}}}""";
+
+        using var fresh = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, replicas[0].Endpoint) { Content = new StringContent(Initialize, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.Add("Mcp-Session-Id", client.SessionId);
+        request.Headers.Add("X-Agent-Id", "tester");
+        using HttpResponseMessage response = await fresh.SendAsync(request, Ct);
+        string body = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
+        Assert.Equal(client.SessionId, Assert.Single(response.Headers.GetValues("Mcp-Session-Id")));
+        JsonObject echo = await client.CallRawAsync("fx_echo_args", new JsonObject { ["n"] = 1 }, Ct);
+        Assert.Equal(1, echo["structuredContent"]!["arguments"]!["n"]!.GetValue<int>());
+        Assert.Empty(replicas[0].Logs.Unhandled);
     }
 
     [Fact]

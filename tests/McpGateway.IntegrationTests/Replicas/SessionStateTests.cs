@@ -3,7 +3,9 @@ using McpGateway.Configuration;
 using McpGateway.Downstream;
 using McpGateway.Gateway;
 using McpGateway.IntegrationTests.Infrastructure;
+using McpGateway.IntegrationTests.Scale;
 using McpGateway.IntegrationTests.Security;
+using McpGateway.Scale;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -14,7 +16,8 @@ namespace McpGateway.IntegrationTests.Replicas;
 /// <summary>
 /// What a session changes after it started (its log level, its subscriptions, its end) travels through the session
 /// state store: with a store the replicas share, a replica that resumes the session has them, made again with its
-/// own servers; with each replica's own store (the default), they stay where they were set. Both replicas front
+/// own servers (an in-memory store given to both, and Redis, the shared store the settings configure); with each
+/// replica's own store (the default), they stay where they were set. Both replicas front
 /// their own server-everything, whose subscriber updates are what a subscription made again brings.
 /// </summary>
 public sealed class SessionStateTests
@@ -32,39 +35,31 @@ public sealed class SessionStateTests
         string key = SessionKey.Generate();
         var shared = new InMemorySessionStateStore(TimeProvider.System);
         await using Replicas replicas = await Replicas.StartAsync(Servers, Rules, [Settings(key), Settings(key)], Ct, services: (_, services) => services.AddSingleton<ISessionStateStore>(shared));
+
+        await AssertStateMovesAsync(replicas);
+    }
+
+    [Fact]
+    public async Task LogLevelSubscriptionsAndTheEnd_MoveThroughRedis()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync(Ct);
+        string settings = new JsonObject
+        {
+            ["sessions"] = new JsonObject { ["keys"] = new JsonArray(SessionKey.Generate()) },
+            ["redis"] = new JsonObject { ["configuration"] = redis.Configuration, ["keyPrefix"] = RedisReplica.NewPrefix() },
+        }.ToJsonString();
+        await using Replicas replicas = await Replicas.StartAsync(Servers, Rules, [settings, settings], Ct);
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(i => RedisReplica.WaitUntilAvailableAsync(replicas[i].Services.GetRequiredService<RedisConnection>(), true, Ct)));
+
+        await AssertStateMovesAsync(replicas);
+
+        // A session ended on A (never seen by B) is not resumed by B: the end is in Redis.
         replicas.Router.Pinned = 0;
-        McpClient client = await replicas.ConnectAsync(Ct, As("tester"));
-        await SetLevelAndSubscribeAsync(client);
-
-        // On B: a GET (the client's stream, opened again there) resumes the session; the toggle runs after it resumed.
-        replicas.Router.Pinned = 1;
-        McpClient stream = await replicas.ReconnectAsync(client, Ct, As("tester"));
-        var updated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using IAsyncDisposable registration = stream.RegisterNotificationHandler(NotificationMethods.ResourceUpdatedNotification, (notification, _) =>
-        {
-            if (notification.Params?["uri"]?.GetValue<string>() == Architecture)
-            {
-                updated.TrySetResult();
-            }
-
-            return ValueTask.CompletedTask;
-        });
-        await Within(replicas.Router.EventStreamOpenedAsync(1), replicas.Router);
-        await client.CallRawAsync(Toggle, null, Ct);
-        try
-        {
-            // B's own server-everything was subscribed when the session resumed: its update reaches the session there.
-            await Within(updated.Task, replicas.Router);
-        }
-        finally
-        {
-            await client.CallRawAsync(Toggle, null, Ct);
-        }
-
-        GatewaySession onB = replicas.SessionOn(1, client)!;
-        Assert.True(onB.Resumed);
-        Assert.Equal("error", onB.LogLevel);
-        Assert.Contains(Subscribers(replicas, 1), s => ReferenceEquals(s.Session, onB) && s.ExposedUri == Architecture);
+        McpClient ending = await replicas.ConnectAsync(Ct, As("tester"));
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, replicas[0].Endpoint);
+        Assert.Equal(200, (await SecurityTestKit.SendAsync(delete, As("tester"), ending.SessionId, Ct)).Status);
+        RawResponse onB = await SecurityTestKit.PostAsync(replicas[1].Endpoint, SecurityTestKit.ToolCall("everything_echo", new JsonObject { ["message"] = "x" }), As("tester"), ending.SessionId, Ct);
+        Assert.True(onB.Status == 404, onB.ToString());
     }
 
     [Fact]
@@ -112,6 +107,44 @@ public sealed class SessionStateTests
 
         // Without a shared store, B cannot know the session ended: it resumes it (the documented limit).
         Assert.True(onB.Status == (sharedStore ? 404 : 200), onB.ToString());
+    }
+
+    /// <summary>Sets a level and subscribes on replica A, moves the session to B, and checks B has both.</summary>
+    private static async Task AssertStateMovesAsync(Replicas replicas)
+    {
+        replicas.Router.Pinned = 0;
+        McpClient client = await replicas.ConnectAsync(Ct, As("tester"));
+        await SetLevelAndSubscribeAsync(client);
+
+        // On B: a GET (the client's stream, opened again there) resumes the session; the toggle runs after it resumed.
+        replicas.Router.Pinned = 1;
+        McpClient stream = await replicas.ReconnectAsync(client, Ct, As("tester"));
+        var updated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using IAsyncDisposable registration = stream.RegisterNotificationHandler(NotificationMethods.ResourceUpdatedNotification, (notification, _) =>
+        {
+            if (notification.Params?["uri"]?.GetValue<string>() == Architecture)
+            {
+                updated.TrySetResult();
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        await Within(replicas.Router.EventStreamOpenedAsync(1), replicas.Router);
+        await client.CallRawAsync(Toggle, null, Ct);
+        try
+        {
+            // B's own server-everything was subscribed when the session resumed: its update reaches the session there.
+            await Within(updated.Task, replicas.Router);
+        }
+        finally
+        {
+            await client.CallRawAsync(Toggle, null, Ct);
+        }
+
+        GatewaySession onB = replicas.SessionOn(1, client)!;
+        Assert.True(onB.Resumed);
+        Assert.Equal("error", onB.LogLevel);
+        Assert.Contains(Subscribers(replicas, 1), s => ReferenceEquals(s.Session, onB) && s.ExposedUri == Architecture);
     }
 
     private static async Task SetLevelAndSubscribeAsync(McpClient client)

@@ -14,9 +14,6 @@ public sealed class OrphanTests
 {
     private const string Rules = """{ "agents": { "ops": { "allow": { "servers": ["*"] } } } }""";
 
-    /// <summary>Generous: the gateway's stop grace is 2 s, then TERM, then KILL after another 2 s.</summary>
-    private static readonly TimeSpan s_goneTimeout = TimeSpan.FromSeconds(60);
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -27,8 +24,8 @@ public sealed class OrphanTests
         Started started = await StartedAsync(gateway, marker);
 
         await gateway.SignalAsync("KILL", Ct);
-        await gateway.WaitForExitAsync(s_goneTimeout, Ct);
-        int[] left = await ProcessProbe.WaitForExitAsync(started.All, s_goneTimeout, Ct);
+        await gateway.WaitForExitAsync(Ct);
+        int[] left = await ProcessProbe.WaitForExitAsync(started.All, Ct);
 
         Assert.True(left.Length == 0, $"outlived the gateway: {Describe(left)}");
         Assert.True(started.Watchdogs.Length > 0, "the gateway started no watchdog");
@@ -43,8 +40,8 @@ public sealed class OrphanTests
         Started started = await StartedAsync(gateway, marker);
 
         await gateway.SignalAsync("TERM", Ct);
-        int exitCode = await gateway.WaitForExitAsync(s_goneTimeout, Ct);
-        int[] left = await ProcessProbe.WaitForExitAsync(started.All, s_goneTimeout, Ct);
+        int exitCode = await gateway.WaitForExitAsync(Ct);
+        int[] left = await ProcessProbe.WaitForExitAsync(started.All, Ct);
 
         Assert.Equal(0, exitCode);
         Assert.True(left.Length == 0, $"outlived the gateway: {Describe(left)}");
@@ -65,8 +62,8 @@ public sealed class OrphanTests
 
         File.WriteAllText(Path.Combine(gateway.Directory, "servers.json"), TestServers.File(("keep", TestServers.Fixture())));
         await gateway.SignalAsync("HUP", Ct);
-        await gateway.Stderr.WaitForAsync(line => line.Contains("Reloaded: ", StringComparison.Ordinal), Ct).WaitAsync(s_goneTimeout, Ct);
-        int[] left = await ProcessProbe.WaitForExitAsync(started.Group, s_goneTimeout, Ct);
+        await gateway.Stderr.WaitForAsync(line => line.Contains("Reloaded: ", StringComparison.Ordinal), "the reload's 'Reloaded: ' line", Ct);
+        int[] left = await ProcessProbe.WaitForExitAsync(started.Group, Ct);
         int keptAfter = RawPid(await gateway.RequestAsync(3, "tools/call", new JsonObject { ["name"] = "keep_pid" }, Ct));
 
         Assert.True(left.Length == 0, $"outlived the reload: {Describe(left)}");

@@ -19,9 +19,6 @@ public enum CallPath
 /// <summary>What resilience tests share: calls on a chosen path, and waits for what servers and the gateway do.</summary>
 internal static class ResilienceHelpers
 {
-    /// <summary>Generous: what is waited for normally takes milliseconds; a busy machine may take seconds.</summary>
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-
     /// <summary>
     /// Calls a tool on <paramref name="path"/>: a progress token sends it to the SDK's handlers (the fast path leaves
     /// those to them), a plain call on a bound session to the fast path. Returns the result or the JSON-RPC error.
@@ -72,11 +69,11 @@ internal static class ResilienceHelpers
         try
         {
             OnChanged(server);
-            await reached.Task.WaitAsync(Patience, cancellationToken);
+            await reached.Task.WaitAsync(Patience.HangGuard, cancellationToken);
         }
         catch (TimeoutException)
         {
-            Assert.Fail($"Server '{server.Name}' did not reach this within {Patience.TotalSeconds} s: {what} (it is {server.Status}).");
+            Assert.Fail(Patience.Message($"server '{server.Name}' to be {what} (it is {server.Status})"));
         }
         finally
         {
@@ -84,13 +81,7 @@ internal static class ResilienceHelpers
         }
     }
 
-    /// <summary>
-    /// Waits until a server has written <paramref name="text"/> to stderr <paramref name="count"/> times in all (the
-    /// gateway logs each line). Another process's output has no event to wait on here, so this is a bounded poll.
-    /// </summary>
-    public static async Task WaitForStderrAsync(InProcessGateway gateway, string text, int count, CancellationToken cancellationToken)
-    {
-        bool seen = await ProcessProbe.WaitUntilAsync(() => gateway.Logs.Lines.Count(l => l.Contains(text, StringComparison.Ordinal)) >= count, Patience, cancellationToken);
-        Assert.True(seen, $"No server wrote '{text}' (×{count}) within {Patience.TotalSeconds} s.");
-    }
+    /// <summary>Waits until a server has written <paramref name="text"/> to stderr <paramref name="count"/> times in all (the gateway logs each line).</summary>
+    public static Task WaitForStderrAsync(InProcessGateway gateway, string text, int count, CancellationToken cancellationToken) =>
+        gateway.Logs.UntilAsync(lines => lines.Count(l => l.Contains(text, StringComparison.Ordinal)) >= count, $"a server to write '{text}' to stderr (×{count})", cancellationToken);
 }

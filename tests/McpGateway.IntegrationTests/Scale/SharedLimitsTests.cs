@@ -6,6 +6,7 @@ using McpGateway.IntegrationTests.Infrastructure;
 using McpGateway.IntegrationTests.Operations;
 using McpGateway.IntegrationTests.Security;
 using McpGateway.Scale;
+using McpGateway.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace McpGateway.IntegrationTests.Scale;
@@ -124,7 +125,7 @@ public sealed class SharedLimitsTests
 
         Task ended = SessionEndedAsync(replicas.A.Gateway, replicas.A.Gateway.SdkSessionId(y));
         Assert.Equal(HttpStatusCode.OK, (await replicas.A.Http.DeleteAsync(y, Ct)).Status);
-        await ended.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
+        await ended.Within("the deleted session to end", Ct);
 
         // The release went to Redis on A's connection; a later command on that connection is answered after it.
         await replicas.A.Redis.Database!.PingAsync();

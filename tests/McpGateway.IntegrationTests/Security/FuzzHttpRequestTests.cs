@@ -133,8 +133,6 @@ public sealed class FuzzHttpRequestTests(FuzzGateways gateways) : IClassFixture<
     private const int StatefulIterations = 4000;
     private const int StatelessIterations = 2500;
 
-    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(20);
-
     private static readonly HttpClient s_http = new(new SocketsHttpHandler { UseCookies = false, MaxConnectionsPerServer = 8 }) { Timeout = Timeout.InfiniteTimeSpan };
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -334,10 +332,12 @@ public sealed class FuzzHttpRequestTests(FuzzGateways gateways) : IClassFixture<
         TestContext.Current.SendDiagnosticMessage($"{(stateless ? "stateless" : "stateful")}: {sent} requests in {elapsed.Elapsed.TotalSeconds:F1} s");
 
         await AssertStillServesAsync(gateway, stateless);
-        // The one expected failure: the SDK client that cannot reach 'remote' (its own connection error, redacted).
+        // The expected failures: 'remote' cannot be reached. The SDK client says so (its own connection error, redacted)
+        // at every attempt, and the supervisor calls it a crash loop once the gateway has run long enough for five.
         string[] failures = [.. gateway.Logs.Lines
             .Where(l => l.StartsWith("Error ", StringComparison.Ordinal) || l.StartsWith("Critical ", StringComparison.Ordinal))
-            .Where(l => !l.StartsWith("Error ModelContextProtocol.Client.McpClient: Client (mcp-gateway", StringComparison.Ordinal))];
+            .Where(l => !l.StartsWith("Error ModelContextProtocol.Client.McpClient: Client (mcp-gateway", StringComparison.Ordinal))
+            .Where(l => !l.StartsWith("Error McpGateway.Downstream.remote: Server 'remote' keeps failing (could not start: Connection refused)", StringComparison.Ordinal))];
         Assert.True(failures.Length == 0, "the gateway logged failures:" + Environment.NewLine + string.Join(Environment.NewLine, failures.Take(10).Select(Cut)));
         gateways.Canaries.AssertNoneIn("the gateway's log (debug level)", gateway.Logs.All);
         gateways.SessionIds.AssertNoneIn("the gateway's own log lines (debug level)", string.Join('\n', gateway.Logs.Lines.Where(l => !l.Contains(" ModelContextProtocol.", StringComparison.Ordinal))));
@@ -404,8 +404,7 @@ public sealed class FuzzHttpRequestTests(FuzzGateways gateways) : IClassFixture<
                 break;
         }
 
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        deadline.CancelAfter(s_requestTimeout);
+        using CancellationTokenSource deadline = Patience.Guard(Ct);
         try
         {
             using HttpResponseMessage response = await s_http.SendAsync(request, deadline.Token);
@@ -413,7 +412,7 @@ public sealed class FuzzHttpRequestTests(FuzzGateways gateways) : IClassFixture<
         }
         catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"no answer within {s_requestTimeout.TotalSeconds} s");
+            throw new TimeoutException(Patience.Message($"an answer to {request.Method} {request.RequestUri}"));
         }
     }
 

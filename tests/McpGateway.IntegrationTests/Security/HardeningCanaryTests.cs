@@ -144,10 +144,10 @@ public sealed class HardeningCanaryTests
         await http.PostAsync("""{"jsonrpc":"2.0","id":8,"id":9,"method":"tools/list"}""", Ct, sessions[2]);
 
         // The gateway logs the failure of 'remote' at start and at every retry: wait for one, then for the process to stop.
-        await gateway.Stderr.WaitForAsync(l => l.Contains("Server 'remote' is unavailable", StringComparison.Ordinal), Ct).WaitAsync(GatewayProcess.ReadyTimeout, Ct);
+        await gateway.Stderr.WaitForAsync(l => l.Contains("Server 'remote' is unavailable", StringComparison.Ordinal), "the log of 'remote' being unavailable", Ct);
         await gateway.SignalAsync("TERM", Ct);
-        await gateway.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
-        await gateway.Stderr.Closed.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await gateway.WaitForExitAsync(Ct);
+        await gateway.Stderr.Closed.Within("the end of the gateway's stderr", Ct);
         string log = gateway.Stderr.ToString();
 
         Assert.Contains("upstream exploded", log, StringComparison.Ordinal);
@@ -181,7 +181,7 @@ public sealed class HardeningCanaryTests
             new HttpClient(recorded, disposeHandler: false));
         return await McpClient.CreateAsync(
             transport,
-            new McpClientOptions { ClientInfo = new Implementation { Name = "canary-test", Version = "1.0" }, ProtocolVersion = RawMcpHttp.ProtocolVersion },
+            new McpClientOptions { ClientInfo = new Implementation { Name = "canary-test", Version = "1.0" }, ProtocolVersion = RawMcpHttp.ProtocolVersion }.Patient(),
             cancellationToken: Ct);
     }
 

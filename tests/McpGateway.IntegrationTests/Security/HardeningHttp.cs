@@ -49,8 +49,6 @@ internal sealed class RawMcpHttp(Uri endpoint)
     public const string Accept = "application/json, text/event-stream";
     public const string ProtocolVersion = "2025-11-25";
 
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
-
     private static readonly HttpClient s_http = new(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false })
     {
         Timeout = Timeout.InfiniteTimeSpan,
@@ -171,8 +169,7 @@ internal sealed class RawMcpHttp(Uri endpoint)
     {
         using (request)
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(RequestTimeout);
+            using CancellationTokenSource deadline = Patience.Guard(cancellationToken);
             try
             {
                 using HttpResponseMessage response = await s_http.SendAsync(request, deadline.Token);
@@ -181,7 +178,7 @@ internal sealed class RawMcpHttp(Uri endpoint)
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"No answer to {request.Method} {request.RequestUri} within {RequestTimeout.TotalSeconds} s.");
+                throw new TimeoutException(Patience.Message($"an answer to {request.Method} {request.RequestUri}"));
             }
         }
     }

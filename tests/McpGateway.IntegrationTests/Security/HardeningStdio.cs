@@ -50,8 +50,7 @@ internal sealed class RawStdioSession : IAsyncDisposable
     public async Task<string> RequestLineAsync(int id, string line, CancellationToken cancellationToken)
     {
         await WriteLineAsync(line);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(RawMcpHttp.RequestTimeout);
+        using CancellationTokenSource deadline = Patience.Guard(cancellationToken);
         try
         {
             while (true)
@@ -65,7 +64,7 @@ internal sealed class RawStdioSession : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"No stdio response to id {id} within {RawMcpHttp.RequestTimeout.TotalSeconds} s; lines so far:{Environment.NewLine}{Lines}");
+            throw new TimeoutException($"{Patience.Message($"the stdio response to id {id}")} Lines so far:{Environment.NewLine}{Lines}");
         }
     }
 

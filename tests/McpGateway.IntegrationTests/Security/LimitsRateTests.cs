@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using McpGateway.FastPath;
 using McpGateway.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using ModelContextProtocol.Protocol;
 
 namespace McpGateway.IntegrationTests.Security;
 
@@ -27,7 +28,7 @@ public sealed class RateLimitedGateway : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var agents = new JsonObject();
-        foreach (string agent in (string[])["sdk", "fast", "big", "tool", "tool2", "greedy", "calm", "exec"])
+        foreach (string agent in (string[])["sdk", "fast", "big", "tool", "tool2", "greedy", "calm", "exec", "reader"])
         {
             agents[agent] = new JsonObject { ["allow"] = new JsonObject { ["servers"] = new JsonArray("everything") } };
         }
@@ -66,7 +67,7 @@ public sealed class RateLimitedGateway : IAsyncLifetime
 /// Per-agent call limits: the call over the limit gets JSON-RPC error -32029, whose message says when to retry and
 /// whose data has <c>retryAfterSeconds</c>, identical on the fast path and the SDK path; per-agent overrides and
 /// per-tool limits apply; one agent's spent budget never touches another's; <c>execute_tool</c> over the limit gets
-/// an isError result saying when to retry.
+/// an isError result saying when to retry. Only tool calls count: lists, prompts, resources and completions do not.
 /// </summary>
 public sealed class LimitsRateTests(RateLimitedGateway gateway) : IClassFixture<RateLimitedGateway>
 {
@@ -177,6 +178,36 @@ public sealed class LimitsRateTests(RateLimitedGateway gateway) : IClassFixture<
         Assert.True(over.Result["isError"]!.GetValue<bool>());
         Assert.Equal(RefusalMessage("exec", $"{RateLimitedGateway.Calls} calls"), over.Result["content"]![0]!["text"]!.GetValue<string>());
         Assert.Null(listing.Result["isError"]);
+    }
+
+    [Fact]
+    public async Task PromptsResourcesCompletionsAndLists_DoNotSpendTheCallBudget_ToolCallsDo()
+    {
+        string session = await gateway.Http.OpenSessionAsync(Ct, RawMcpHttp.Agent("reader"));
+        (string Method, JsonObject Params)[] others =
+        [
+            (RequestMethods.PromptsGet, new JsonObject { ["name"] = "everything_simple-prompt" }),
+            (RequestMethods.ResourcesRead, new JsonObject { ["uri"] = "demo://resource/dynamic/text/1" }),
+            (RequestMethods.CompletionComplete, JsonNode.Parse("""{ "ref": { "type": "ref/prompt", "name": "everything_completable-prompt" }, "argument": { "name": "department", "value": "E" } }""")!.AsObject()),
+            (RequestMethods.ToolsList, new JsonObject()),
+        ];
+
+        var answered = new List<HttpReply>();
+        int id = 0;
+        for (int round = 0; round <= RateLimitedGateway.Calls; round++)
+        {
+            foreach ((string method, JsonObject parameters) in others)
+            {
+                answered.Add(await gateway.Http.PostAsync(RawMcpHttp.Request(++id, method, (JsonObject)parameters.DeepClone()), Ct, session));
+            }
+        }
+
+        HttpReply[] allowed = await CallsAsync(session, RateLimitedGateway.Calls, sdkShaped: false);
+        HttpReply over = await EchoAsync(session, 999, sdkShaped: false);
+
+        Assert.All(answered, r => Assert.True(r.Message!["result"] is JsonObject, r.Message.ToJsonString()));
+        Assert.All(allowed, r => Assert.Null(r.Message!["error"]));
+        AssertRateLimited(over, 999, RefusalMessage("reader", $"{RateLimitedGateway.Calls} calls"));
     }
 
     [Fact]

@@ -98,10 +98,10 @@ public sealed class LimitsSessionTests
 
         Task deleted = SessionEndedAsync(gateway, gateway.SdkSessionId(asA[0]));
         HttpReply delete = await http.DeleteAsync(asA[0], Ct);
-        await deleted.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
+        await deleted.Within("the deleted session to end", Ct);
         Task disposed = SessionEndedAsync(gateway, gateway.SdkSessionId(asB[0].SessionId!));
         await asB[0].DisposeAsync();
-        await disposed.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
+        await disposed.Within("the disposed client's session to end", Ct);
         (List<string> againA, _) = await FloodAsync(http, "a", attempts: 1);
         (List<string> againB, _) = await FloodAsync(http, "b", attempts: 1);
         HttpReply afterDelete = await http.PostAsync(RawMcpHttp.ToolCall(5, "fx_echo_args"), Ct, asA[0], headers: RawMcpHttp.Agent("a"));
@@ -132,12 +132,12 @@ public sealed class LimitsSessionTests
 
         Task expired = SessionEndedAsync(gateway, gateway.SdkSessionId(idle));
         time.Advance(TimeSpan.FromSeconds(60 + 6));
-        await expired.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
+        await expired.Within("the idle session to be closed", Ct);
         (List<string> again, _) = await FloodAsync(http, "a", attempts: 1);
         HttpReply overTheLimit = await http.PostAsync(RawMcpHttp.ToolCall(5, "fx_echo_args"), Ct, idle, headers: RawMcpHttp.Agent("a"));
         Task closed = SessionEndedAsync(gateway, gateway.SdkSessionId(Assert.Single(again)));
         await http.DeleteAsync(again[0], Ct);
-        await closed.WaitAsync(RawMcpHttp.RequestTimeout, Ct);
+        await closed.Within("the deleted session to end", Ct);
 
         AssertRefused(Assert.Single(refused), "limits.sessions.perAgent");
         AssertRefused(overTheLimit, "limits.sessions.perAgent", id: 5);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using McpGateway.Hosting;
 using McpGateway.Identity.ApiKeys;
 using McpGateway.IntegrationTests.Infrastructure;
 
@@ -28,7 +29,7 @@ public sealed class RemoteListenTests
         {
             CommandResult run = await RunToExitAsync(folder, ["serve", "--config", Path.Combine(folder, "servers.json"), "--rules", Path.Combine(folder, "rules.json"), "--http", "0.0.0.0:0"]);
 
-            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.True(run.ExitCode == ExitCodes.InvalidConfiguration, run.ToString());
             Assert.Contains("error: --http 0.0.0.0:0 listens beyond this machine, and no authentication is configured", run.Stderr, StringComparison.Ordinal);
             Assert.Contains("--allow-unauthenticated", run.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("mcp-gateway ready", run.Stderr, StringComparison.Ordinal);
@@ -120,8 +121,7 @@ public sealed class RemoteListenTests
         process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync(Ct);
         Task<string> stderr = process.StandardError.ReadToEndAsync(Ct);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        deadline.CancelAfter(GatewayProcess.ReadyTimeout);
+        using CancellationTokenSource deadline = Patience.Guard(Ct);
         try
         {
             await process.WaitForExitAsync(deadline.Token);
@@ -129,7 +129,7 @@ public sealed class RemoteListenTests
         catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"The gateway did not exit within {GatewayProcess.ReadyTimeout.TotalSeconds} s: it should have refused to start.");
+            Assert.Fail(Patience.Message("the gateway to exit: it should have refused to start"));
         }
 
         return new CommandResult(process.ExitCode, await stdout, await stderr);

@@ -60,10 +60,7 @@ internal sealed record RawResponse(int Status, string? WwwAuthenticate, string? 
 /// </summary>
 internal static class SecurityTestKit
 {
-    /// <summary>Bounds waits for events (a file change seen, a process line); never a measure of how long anything takes.</summary>
-    public static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
-
-    private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(100) };
+    private static readonly HttpClient s_http = new() { Timeout = Patience.HangGuard };
 
     public static HttpClient Http => s_http;
 
@@ -150,8 +147,7 @@ internal static class SecurityTestKit
         store.Reloaded += OnReloaded;
         try
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(EventTimeout);
+            using CancellationTokenSource deadline = Patience.Guard(cancellationToken);
             while (!condition(store))
             {
                 try
@@ -160,7 +156,7 @@ internal static class SecurityTestKit
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    Assert.Fail($"The gateway did not pick up the change to {store.Path} within {EventTimeout.TotalSeconds} s (reloads so far: {store.Version}).");
+                    Assert.Fail(Patience.Message($"the gateway to pick up the change to {store.Path} (reloads so far: {store.Version})"));
                 }
             }
         }

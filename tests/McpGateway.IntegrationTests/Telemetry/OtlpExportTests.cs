@@ -64,21 +64,19 @@ public sealed class OtlpExportTests
         process.BeginErrorReadLine();
         try
         {
-            using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            bound.CancelAfter(TimeSpan.FromSeconds(90));
-            await stderr.WaitForAsync(l => l.Contains("mcp-gateway ready on stdio", StringComparison.Ordinal), bound.Token);
+            await stderr.WaitForAsync(l => l.Contains("mcp-gateway ready on stdio", StringComparison.Ordinal), "the gateway's ready line", Ct);
             await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"otlp-test","version":"1"}}}""");
-            await stdout.WaitForAsync(l => l.Contains("\"id\":1", StringComparison.Ordinal), bound.Token);
+            await stdout.WaitForAsync(l => l.Contains("\"id\":1", StringComparison.Ordinal), "the answer to initialize", Ct);
             await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
             await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"otlpfix_echo_args","arguments":{"via":"otlp"}}}""");
-            string answer = await stdout.WaitForAsync(l => l.Contains("\"id\":2", StringComparison.Ordinal), bound.Token);
+            string answer = await stdout.WaitForAsync(l => l.Contains("\"id\":2", StringComparison.Ordinal), "the answer to tools/call", Ct);
 
             // Each waited for on its own: spans and instruments may come in different batches.
-            byte[] server = await receiver.WaitForAsync("/v1/traces", "tools/call otlpfix_echo_args", bound.Token);
-            await receiver.WaitForAsync("/v1/traces", "tools/call echo_args", bound.Token);
-            await receiver.WaitForAsync("/v1/metrics", "mcp.server.operation.duration", bound.Token);
-            await receiver.WaitForAsync("/v1/metrics", "mcp.client.operation.duration", bound.Token);
-            await receiver.WaitForAsync("/v1/metrics", "mcp_gateway.tool.calls", bound.Token);
+            byte[] server = await receiver.WaitForAsync("/v1/traces", "tools/call otlpfix_echo_args", Ct).Within("an export to /v1/traces holding 'tools/call otlpfix_echo_args'", Ct);
+            await receiver.WaitForAsync("/v1/traces", "tools/call echo_args", Ct).Within("an export to /v1/traces holding 'tools/call echo_args'", Ct);
+            await receiver.WaitForAsync("/v1/metrics", "mcp.server.operation.duration", Ct).Within("an export to /v1/metrics holding 'mcp.server.operation.duration'", Ct);
+            await receiver.WaitForAsync("/v1/metrics", "mcp.client.operation.duration", Ct).Within("an export to /v1/metrics holding 'mcp.client.operation.duration'", Ct);
+            await receiver.WaitForAsync("/v1/metrics", "mcp_gateway.tool.calls", Ct).Within("an export to /v1/metrics holding 'mcp_gateway.tool.calls'", Ct);
 
             Assert.Contains("traceparent", answer, StringComparison.Ordinal);
             Assert.True(Contains(server, "mcp-gateway"), "service.name is mcp-gateway");

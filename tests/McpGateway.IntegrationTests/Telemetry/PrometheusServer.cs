@@ -18,7 +18,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
     private readonly Process _process;
     private readonly DirectoryInfo _folder;
     private readonly StringBuilder _output = new();
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new() { Timeout = Patience.HangGuard };
 
     private PrometheusServer(Process process, DirectoryInfo folder, Uri address)
     {
@@ -96,12 +96,13 @@ internal sealed class PrometheusServer : IAsyncDisposable
 
     /// <summary>
     /// Runs the instant query <paramref name="promQl"/> until <paramref name="condition"/> holds for its result
-    /// vector (each scrape may bring the data), bounded by <paramref name="timeout"/>. Returns the last result.
+    /// vector, bounded by the hang guard; returns that result. The one poll in the suite: the data arrives on
+    /// Prometheus's own scrape schedule (a real clock in another process), and Prometheus announces no scrape, so
+    /// asking again is the only way to see it. The pace only spares the CPU; nothing depends on it.
     /// </summary>
-    public async Task<JsonArray> QueryUntilAsync(string promQl, Func<JsonArray, bool> condition, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<JsonArray> QueryUntilAsync(string promQl, Func<JsonArray, bool> condition, CancellationToken cancellationToken)
     {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bound.CancelAfter(timeout);
+        using CancellationTokenSource bound = Patience.Guard(cancellationToken);
         using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
         JsonArray last = [];
         string? lastError = null;
@@ -143,7 +144,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
         {
         }
 
-        Assert.Fail($"Prometheus never answered '{promQl}' as expected within {timeout.TotalSeconds} s. Last result: {last.ToJsonString()}; last error: {lastError}{Environment.NewLine}Prometheus said:{Environment.NewLine}{Output}");
+        Assert.Fail($"{Patience.Message($"Prometheus to answer '{promQl}' as expected")} Last result: {last.ToJsonString()}; last error: {lastError}{Environment.NewLine}Prometheus said:{Environment.NewLine}{Output}");
         return last;
     }
 

@@ -26,9 +26,9 @@ internal sealed class TelemetryCapture
         services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddInMemoryExporter(_metrics));
     }
 
-    /// <summary>Waits until <paramref name="count"/> spans matching <paramref name="match"/> have ended (bounded by a generous timeout).</summary>
+    /// <summary>Waits until <paramref name="count"/> spans matching <paramref name="match"/> have ended.</summary>
     public Task<IReadOnlyList<Activity>> WaitForSpansAsync(Func<Activity, bool> match, int count = 1) =>
-        _spans.WaitAsync(match, count).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        _spans.WaitAsync(match, count).Within($"{count} matching span(s) to end", TestContext.Current.CancellationToken);
 
     /// <summary>The spans of one trace, when its SERVER span (the last to end) has ended.</summary>
     public async Task<(Activity Server, Activity Client)> WaitForCallAsync(ActivityTraceId trace)

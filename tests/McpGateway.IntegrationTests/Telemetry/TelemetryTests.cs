@@ -254,7 +254,7 @@ public sealed class TelemetryTests(TelemetryGateway fixture) : IClassFixture<Tel
             Assert.NotEmpty(TelemetryCapture.Points(open, "mcp_gateway.session.open", ("network.transport", "tcp")));
 
             await client.DisposeAsync();
-            await ended.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+            await ended.Task.Within("the session to end", Ct);
         }
         finally
         {

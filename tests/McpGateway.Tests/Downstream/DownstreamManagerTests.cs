@@ -90,7 +90,7 @@ public sealed class DownstreamManagerTests : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds, checking it whenever the manager says something changed.</summary>
-    private async Task UntilAsync(Func<bool> condition)
+    private async Task UntilAsync(Func<bool> condition, string what = "the manager's servers to reach the expected state")
     {
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void Check()
@@ -105,7 +105,7 @@ public sealed class DownstreamManagerTests : IAsyncDisposable
         try
         {
             Check();
-            await reached.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            await reached.Task.Within(what, Ct);
         }
         finally
         {

@@ -84,6 +84,22 @@ public sealed class DownstreamServerFailFastTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ServerThatDied_WhileItsConnectionIsStillClosing_IsNotCalledReady_AndCallsAreToldWhenItIsTriedAgain()
+    {
+        InMemoryServer live = await StartAsync();
+        Action release = live.HoldClose();
+
+        live.Die();
+        await live.Closing.WaitAsync(Ct);
+        DownstreamStatus status = _server.Status;
+        McpException error = await Assert.ThrowsAsync<McpException>(() => _server.CallToolAsync(Work(), s_aDay, Ct));
+        release();
+
+        Assert.Equal(DownstreamState.Restarting, status.State);
+        Assert.Equal("Server 'mem' is not available right now; retrying in 3 s.", error.Message);
+    }
+
+    [Fact]
     public async Task ServerThatComesBack_IsCalledAgain_AndItsToolsWereKeptWhileItWasDown()
     {
         InMemoryServer live = await StartAsync();

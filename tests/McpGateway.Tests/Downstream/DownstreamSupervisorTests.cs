@@ -204,7 +204,7 @@ public sealed class DownstreamSupervisorTests : IAsyncDisposable
         await supervisor.StartAsync(Ct);
 
         // Bounded only so that a supervisor that never answers fails this test instead of hanging it.
-        await supervisor.ReconnectAsync(supervisor.Connection!, "the server forgot the session (HTTP 404)", Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await supervisor.ReconnectAsync(supervisor.Connection!, "the server forgot the session (HTTP 404)", Ct).Within("the reconnect to end", Ct);
 
         Assert.Equal(DownstreamState.Restarting, supervisor.Status.State);
         Assert.Equal("failed to connect: connection refused", supervisor.Status.Reason);

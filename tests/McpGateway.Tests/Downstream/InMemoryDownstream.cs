@@ -138,6 +138,7 @@ internal sealed class InMemoryServer : IAsyncDisposable
     private readonly McpServer _server;
     private readonly Task _running;
     private readonly Channel<CallToolRequestParams> _calls = Channel.CreateUnbounded<CallToolRequestParams>();
+    private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _callCount;
     private Task? _stopped;
 
@@ -161,7 +162,7 @@ internal sealed class InMemoryServer : IAsyncDisposable
         };
         _server = McpServer.Create(new StreamServerTransport(_toServer.Reader.AsStream(), _toClient.Writer.AsStream(), name, NullLoggerFactory.Instance), options, NullLoggerFactory.Instance);
         _running = _server.RunAsync();
-        ClientTransport = new StreamClientTransport(_toServer.Writer.AsStream(), _toClient.Reader.AsStream(), NullLoggerFactory.Instance);
+        ClientTransport = new ClosingTransport(new StreamClientTransport(_toServer.Writer.AsStream(), _toClient.Reader.AsStream(), NullLoggerFactory.Instance), this);
     }
 
     /// <summary>The name of the configured server this one was started for.</summary>
@@ -175,6 +176,22 @@ internal sealed class InMemoryServer : IAsyncDisposable
 
     /// <summary>The next <c>tools/call</c> that reached the server (already, or still to come).</summary>
     public ValueTask<CallToolRequestParams> NextCallAsync(CancellationToken cancellationToken) => _calls.Reader.ReadAsync(cancellationToken);
+
+    /// <summary>Completes when the gateway starts closing its side of the connection.</summary>
+    public Task Closing => _closing.Task;
+
+    /// <summary>
+    /// Makes the gateway's closing of this connection take until the returned action is called, as closing a real one
+    /// may (a process given its stop grace, an HTTP server slow to end the session).
+    /// </summary>
+    public Action HoldClose()
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _held = held;
+        return () => held.TrySetResult();
+    }
+
+    private TaskCompletionSource? _held;
 
     /// <summary>The server dies: its output ends at once (what the gateway sees of a process that exits), and it stops.</summary>
     public void Die()
@@ -196,5 +213,33 @@ internal sealed class InMemoryServer : IAsyncDisposable
     {
         Die();
         await _stopped!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>The gateway's side of the pipes, telling the server when the gateway closes it (and holding that when asked).</summary>
+    private sealed class ClosingTransport(IClientTransport inner, InMemoryServer server) : IClientTransport
+    {
+        public string Name => inner.Name;
+
+        public async Task<ITransport> ConnectAsync(CancellationToken cancellationToken = default) => new Session(await inner.ConnectAsync(cancellationToken), server);
+
+        private sealed class Session(ITransport inner, InMemoryServer server) : ITransport
+        {
+            public string? SessionId => inner.SessionId;
+
+            public ChannelReader<JsonRpcMessage> MessageReader => inner.MessageReader;
+
+            public Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default) => inner.SendMessageAsync(message, cancellationToken);
+
+            public async ValueTask DisposeAsync()
+            {
+                server._closing.TrySetResult();
+                if (server._held is { } held)
+                {
+                    await held.Task;
+                }
+
+                await inner.DisposeAsync();
+            }
+        }
     }
 }

@@ -9,8 +9,9 @@ namespace McpGateway.Tests.Downstream;
 /// <summary>
 /// The newline-delimited transport in memory: a line over the limit is skipped as it streams past, with its first and
 /// last bytes kept for whoever waits for it, while the lines around it pass; memory stays bounded by the limit however
-/// long the line is.
+/// long the line is, and the memory a large line took returns once it has gone.
 /// </summary>
+[Collection(nameof(WholeProcessMemory))]
 public sealed class JsonLineTransportTests
 {
     private const int Limit = 1024 * 1024;
@@ -42,8 +43,26 @@ public sealed class JsonLineTransportTests
         Assert.EndsWith("aaaa" + tail, skipped.Tail, StringComparison.Ordinal);
         Assert.Equal(1, skipped.PassedOnBefore);
 
-        // The read buffer never grew past twice the limit (pooled arrays come in powers of two): 50 MB were never held.
-        Assert.InRange(input.LargestRead, 1, 2 * Limit);
+        // The read buffer never grew past the limit: 50 MB were never held.
+        Assert.InRange(input.LargestRead, 1, Limit + 1);
+    }
+
+    [Fact]
+    public async Task LineOver16MiB_LeavesNoLargeBufferBehind_SoTheMemoryItTookReturns()
+    {
+        // The default limit: the read buffer grows to it (16 MiB) before the line is known to be too long.
+        const int limit = 16 * 1024 * 1024;
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        await using (var transport = new LineTransport(new ScriptedInput(Part.Text("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\""), Part.Run((byte)'a', 50L * 1024 * 1024), Part.Text("\"}\n" + After + "\n")), limit))
+        {
+            Assert.Equal(["notifications/after"], await transport.ReadAllMethodsAsync());
+            Assert.Single(transport.Skipped);
+        }
+
+        long grown = GC.GetTotalMemory(forceFullCollection: true) - before;
+
+        // Buffers the shared pool would have kept (one per size up to 32 MiB, some 64 MiB) would still be here.
+        Assert.True(grown < 4 * 1024 * 1024, $"the heap grew by {grown / 1024} KiB");
     }
 
     [Fact]
@@ -241,5 +260,29 @@ public sealed class JsonLineTransportTests
         public override void SetLength(long value) => throw new NotSupportedException();
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>Tests that measure the whole process's managed heap: run alone, so no other test's allocations count.</summary>
+[CollectionDefinition(nameof(WholeProcessMemory), DisableParallelization = true)]
+public sealed class WholeProcessMemory;
+
+/// <summary>The transport's read buffer: pooled while small, native memory of the exact size when large.</summary>
+public sealed class LineBufferTests
+{
+    [Fact]
+    public void SmallBuffers_ComeFromThePool_LargeOnes_AreNativeAndExactlySized()
+    {
+        using LineBuffer small = LineBuffer.Rent(64 * 1024);
+        using LineBuffer large = LineBuffer.Rent((16 * 1024 * 1024) + 1);
+
+        large.Span.Fill((byte)'x');
+        large.Span[^1] = (byte)'\n';
+
+        Assert.False(small.IsNative);
+        Assert.Equal(64 * 1024, small.Length);
+        Assert.True(large.IsNative);
+        Assert.Equal((16 * 1024 * 1024) + 1, large.Length);
+        Assert.Equal(16 * 1024 * 1024, large.Span.IndexOf((byte)'\n'));
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using McpGateway.Downstream;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol.Client;
@@ -12,7 +13,7 @@ namespace McpGateway.Tests.Downstream;
 /// </summary>
 public sealed class StdioProcessTransportTests
 {
-    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_patience = Patience.HangGuard;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -75,6 +76,21 @@ public sealed class StdioProcessTransportTests
         Assert.IsType<ClientTransportClosedException>(ending);
         Assert.Equal("the process exited", transport.ClosedReason);
         Assert.Equal(pid, transport.ProcessId);
+    }
+
+    [Theory]
+    [InlineData("read line")]
+    [InlineData("exit 3")]
+    public async Task Disposed_ClosesTheGatewaysEndsOfTheChildsPipes_NotLeavingThemToTheFinalizer(string script)
+    {
+        // Each restart of a server used to leave its stdout and stderr descriptors open until a garbage collection.
+        Process process = StartProcess(script);
+        SafeHandle[] pipes = [.. new[] { process.StandardInput.BaseStream, process.StandardOutput.BaseStream, process.StandardError.BaseStream }.Select(s => Assert.IsAssignableFrom<System.IO.Pipes.PipeStream>(s).SafePipeHandle)];
+        var transport = new StdioProcessTransport("child", process, 1024 * 1024, TimeSpan.FromSeconds(2), _ => { }, NullLoggerFactory.Instance);
+
+        await transport.DisposeAsync();
+
+        Assert.All(pipes, pipe => Assert.True(pipe.IsClosed));
     }
 
     private static StdioProcessTransport Start(string script) =>

@@ -38,7 +38,7 @@ public sealed class ApiKeyStoreWatchTests : IDisposable
         ApiKeyFile.Save(path, [Entry(id, key) with { Revoked = DateTimeOffset.UtcNow }]);
 
         // File events arrive in order, so a reload for any of the writes would have come before this one.
-        await reloaded.Task.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+        await reloaded.Task.Within("the key store to reload the changed file", TestContext.Current.CancellationToken);
         Assert.Equal(before + 1, store.Version);
         Assert.Equal(ApiKeyFailure.Revoked, store.Check(key).Failure);
     }

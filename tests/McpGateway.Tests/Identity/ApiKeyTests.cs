@@ -99,7 +99,7 @@ public sealed class ApiKeyTests : IDisposable
         ApiKeyFile.Save(path, [Entry(id, "alpha", key, DateTimeOffset.UtcNow) with { Revoked = DateTimeOffset.UtcNow }]);
 
         // Waits for the file watcher's event; the bound only ends a test that would otherwise hang.
-        await reloaded.Task.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+        await reloaded.Task.Within("the key store to reload the changed file", TestContext.Current.CancellationToken);
         Assert.Equal(ApiKeyFailure.Revoked, store.Check(key).Failure);
     }
 

@@ -19,6 +19,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
     private readonly TimeSpan _startTimeout;
     private readonly TimeProvider _time;
     private readonly Func<double> _random;
+    private readonly Func<string, string> _redact;
     private readonly Func<CancellationToken, Task<DownstreamConnection>> _connect;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -39,7 +40,8 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
         TimeProvider time,
         Func<CancellationToken, Task<DownstreamConnection>> connect,
         ILogger logger,
-        Func<double>? random = null)
+        Func<double>? random = null,
+        Func<string, string>? redact = null)
     {
         _name = name;
         _options = options;
@@ -48,6 +50,7 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
         _connect = connect;
         _logger = logger;
         _random = random ?? Random.Shared.NextDouble;
+        _redact = redact ?? (reason => AuditRedaction.Excerpt(reason, ServerRedaction.MaxLineLength));
         _status = DownstreamStatus.Starting with { Since = time.GetUtcNow() };
     }
 
@@ -121,25 +124,47 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
             }
             finally
             {
-                if (connection is not null)
+                // Supervision is over: nothing to tell about retrying.
+                if (connection is not null && stopping.IsCancellationRequested)
                 {
                     _connection = null;
-                    connection.Lose(connection.IsLost ? "the connection was lost" : "the server stopped");
+                    connection.Lose("the server stopped");
                     await connection.DisposeAsync();
                 }
             }
 
-            // The reason quotes what the server or the network said: bounded, and anything credential-like masked.
-            reason = AuditRedaction.Excerpt(reason, 300);
+            // The reason quotes what the server or the network said (and may quote the server's own settings): bounded,
+            // the server's secrets and anything credential-like masked, for the status and the log alike.
+            reason = _redact(reason);
             // A reconnect someone asked for (the server forgot the session) is not a failure, and does not wait.
             bool looping = false;
             TimeSpan delay = Interlocked.Exchange(ref _reconnectRequested, 0) == 1 ? TimeSpan.Zero : NextDelay(out looping);
             DateTimeOffset retryAt = _time.GetUtcNow() + delay;
-            SetStatus(new DownstreamStatus(looping ? DownstreamState.Failed : DownstreamState.Restarting, looping ? $"{reason}; crash loop ({_options.CrashLoopFailures} failures within {_options.CrashLoopWindow.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s)" : reason)
+
+            // The state says when the server is tried again before the connection is dropped, and long before it is
+            // closed (which may take the stop grace): a call that finds the server gone is told when, and /status
+            // never calls it ready meanwhile. Calls in flight fail before anyone is told of the change.
+            bool changed = Assign(new DownstreamStatus(looping ? DownstreamState.Failed : DownstreamState.Restarting, looping ? $"{reason}; crash loop ({_options.CrashLoopFailures} failures within {_options.CrashLoopWindow.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s)" : reason)
             {
                 RetryAt = retryAt,
                 Restarts = Restarts,
             });
+            if (connection is not null)
+            {
+                _connection = null;
+                connection.Lose(reason);
+            }
+
+            if (changed)
+            {
+                StatusChanged?.Invoke(_status);
+            }
+
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+
             _firstAttempt.TrySetResult();
             if (connection is null)
             {
@@ -223,10 +248,8 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
         Task finished = await Task.WhenAny(connection.Completion, lost.Task).WaitAsync(stopping);
         if (finished == connection.Completion)
         {
-            ClientCompletionDetails details = await connection.Completion;
-            string reason = DownstreamConnection.Describe(details);
-            connection.Lose(reason);
-            return reason;
+            // Marked lost by the caller, once the status says when the server is tried again.
+            return DownstreamConnection.Describe(await connection.Completion);
         }
 
         // Dropped on purpose (a reconnect): the reason it was given.
@@ -257,12 +280,18 @@ internal sealed partial class DownstreamSupervisor : IAsyncDisposable
 
     private void SetStatus(DownstreamStatus status)
     {
-        DownstreamStatus previous = _status;
-        _status = status with { Since = previous.State == status.State ? previous.Since : _time.GetUtcNow() };
-        if (previous.State != status.State || previous.Reason != status.Reason)
+        if (Assign(status))
         {
             StatusChanged?.Invoke(_status);
         }
+    }
+
+    /// <summary>Sets the status without telling anyone; true when the state or reason changed (and listeners should be told).</summary>
+    private bool Assign(DownstreamStatus status)
+    {
+        DownstreamStatus previous = _status;
+        _status = status with { Since = previous.State == status.State ? previous.Since : _time.GetUtcNow() };
+        return previous.State != status.State || previous.Reason != status.Reason;
     }
 
     private string DescribeFailure(Exception ex)

@@ -23,6 +23,8 @@ internal sealed partial class DownstreamTransportFactory : IDownstreamTransportF
         {
             case ServerTransport.Stdio:
                 string serverName = config.Name;
+                // Verbatim, a line could quote the server's own settings (an environment value, an argument).
+                var redaction = new ServerRedaction(config);
                 return new StdioProcessClientTransport(config, maxMessageBytes, options.StopGrace, line =>
                 {
                     // npx's first run of a package downloads it, silently for a minute: say what the wait is.
@@ -32,7 +34,7 @@ internal sealed partial class DownstreamTransportFactory : IDownstreamTransportF
                         LogInstalling(stderrLogger, serverName);
                     }
 
-                    LogServerStderr(stderrLogger, serverName, line);
+                    LogServerStderr(stderrLogger, serverName, redaction.Line(line));
                 }, loggerFactory);
             default:
                 // A reply over the limit fails its request instead of being read into memory (POST responses only:

@@ -98,7 +98,7 @@ internal abstract partial class JsonLineTransport : TransportBase
 
     private async Task ReadLoopAsync()
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+        LineBuffer buffer = LineBuffer.Rent(InitialBufferBytes);
         int filled = 0;
         Exception? error = null;
         var skipping = new OversizedLine();
@@ -111,21 +111,21 @@ internal abstract partial class JsonLineTransport : TransportBase
                     if (buffer.Length > MaxLineBytes)
                     {
                         // A line longer than allowed: keep its start, drop the rest until its end, and shrink back.
-                        skipping.Begin(buffer.AsSpan(0, filled));
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+                        skipping.Begin(buffer.Span[..filled]);
+                        buffer.Dispose();
+                        buffer = LineBuffer.Rent(InitialBufferBytes);
                         filled = 0;
                     }
                     else
                     {
-                        byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, MaxLineBytes + 1L));
-                        buffer.AsSpan(0, filled).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
+                        LineBuffer larger = LineBuffer.Rent((int)Math.Min((long)buffer.Length * 2, MaxLineBytes + 1L));
+                        buffer.Span[..filled].CopyTo(larger.Span);
+                        buffer.Dispose();
                         buffer = larger;
                     }
                 }
 
-                int read = await _input.ReadAsync(buffer.AsMemory(filled), _shutdown.Token);
+                int read = await _input.ReadAsync(buffer.Memory[filled..], _shutdown.Token);
                 if (read == 0)
                 {
                     break;
@@ -136,15 +136,15 @@ internal abstract partial class JsonLineTransport : TransportBase
                 int start = 0;
                 if (skipping.Active)
                 {
-                    int end = buffer.AsSpan(0, filled).IndexOf((byte)'\n');
+                    int end = buffer.Span[..filled].IndexOf((byte)'\n');
                     if (end < 0)
                     {
-                        skipping.Skip(buffer.AsSpan(0, filled));
+                        skipping.Skip(buffer.Span[..filled]);
                         filled = 0;
                         continue;
                     }
 
-                    skipping.Skip(buffer.AsSpan(0, end));
+                    skipping.Skip(buffer.Span[..end]);
                     OnOversizedLine(skipping.Head, skipping.Tail, skipping.Length);
                     LogOversized(_logger, Name, skipping.Length, MaxLineBytes);
                     skipping.Reset();
@@ -152,20 +152,20 @@ internal abstract partial class JsonLineTransport : TransportBase
                 }
 
                 int newline;
-                while ((newline = buffer.AsSpan(scanFrom, filled - scanFrom).IndexOf((byte)'\n')) >= 0)
+                while ((newline = buffer.Span[scanFrom..filled].IndexOf((byte)'\n')) >= 0)
                 {
                     int end = scanFrom + newline;
                     if (end - start > MaxLineBytes)
                     {
                         // Whole in the buffer, but over the limit all the same (pooled buffers come in powers of two).
-                        skipping.Begin(buffer.AsSpan(start, end - start));
+                        skipping.Begin(buffer.Span[start..end]);
                         OnOversizedLine(skipping.Head, skipping.Tail, skipping.Length);
                         LogOversized(_logger, Name, skipping.Length, MaxLineBytes);
                         skipping.Reset();
                     }
                     else
                     {
-                        Dispatch(buffer.AsSpan(start, end - start));
+                        Dispatch(buffer.Span[start..end]);
                     }
 
                     start = scanFrom = end + 1;
@@ -173,16 +173,16 @@ internal abstract partial class JsonLineTransport : TransportBase
 
                 if (start > 0)
                 {
-                    buffer.AsSpan(start, filled - start).CopyTo(buffer);
+                    buffer.Span[start..filled].CopyTo(buffer.Span);
                     filled -= start;
                 }
 
                 if (buffer.Length > InitialBufferBytes && filled <= InitialBufferBytes / 2)
                 {
                     // Back to the usual size once a large message has gone through, so memory returns.
-                    byte[] smaller = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
-                    buffer.AsSpan(0, filled).CopyTo(smaller);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    LineBuffer smaller = LineBuffer.Rent(InitialBufferBytes);
+                    buffer.Span[..filled].CopyTo(smaller.Span);
+                    buffer.Dispose();
                     buffer = smaller;
                 }
             }
@@ -196,7 +196,8 @@ internal abstract partial class JsonLineTransport : TransportBase
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // The read that ended the loop has completed (or failed): nothing writes into the buffer any more.
+            buffer.Dispose();
             OnInputEnded(error);
         }
     }

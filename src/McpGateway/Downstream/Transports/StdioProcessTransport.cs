@@ -445,6 +445,19 @@ internal sealed partial class StdioProcessTransport : JsonLineTransport
         Close(DescribeExit());
         await StopReadingAsync();
         await _stderr.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // Process.Dispose leaves the redirected streams to whoever read them (here): without this, the descriptors of
+        // stdout and stderr stay open until a garbage collection finalizes them, two for every restart of a server.
+        try
+        {
+            _process.StandardOutput.Dispose();
+            _process.StandardError.Dispose();
+        }
+        catch (InvalidOperationException)
+        {
+            // The process object was disposed already (and its streams with it).
+        }
+
         _process.Dispose();
     }
 }

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 
-namespace McpGateway.Tests.Downstream;
+namespace McpGateway.Testing;
 
 /// <summary>
 /// A fake clock that also tells the test each time the code under test starts waiting on it (a delay, a timeout): the
@@ -39,6 +39,14 @@ internal sealed class TestClock : FakeTimeProvider
             {
                 return wait;
             }
+        }
+    }
+
+    /// <summary>Completes when the code under test starts a wait of exactly <paramref name="dueTime"/> (a reconnect delay, say), skipping every other.</summary>
+    public async Task NextWaitOfAsync(TimeSpan dueTime, CancellationToken cancellationToken)
+    {
+        while (await NextWaitAsync(cancellationToken) != dueTime)
+        {
         }
     }
 
