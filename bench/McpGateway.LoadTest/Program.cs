@@ -3,7 +3,7 @@ using System.Text;
 using McpGateway.LoadTest;
 
 // The gateway load benchmark: the same calls, interleaved, against direct servers and through the gateway.
-// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--warmup SECONDS] [--out FILE] [--only TEXT|^PREFIX|...] [--no-scale | --scale-only]
+// Usage: mcp-loadtest [--calls M] [--sessions 1,16] [--repeat R] [--warmup SECONDS] [--out FILE] [--only TEXT|^PREFIX|...] [--no-scale | --scale-only | --replicas]
 //        mcp-loadtest --only chaos [--sessions 16] [--kills 100] [--reloads 50] [--out FILE]   (the chaos soak, only when named)
 var settings = BenchSettings.Parse(args);
 
@@ -57,6 +57,36 @@ Func<Target>[] targets =
     .. PeerTargets.Create(everything, work),
 ];
 
+// --replicas: HAProxy in front of one and three gateways (the multi-replica deployment), against one gateway reached directly.
+if (settings.Replicas)
+{
+    if (!HaproxyReplicasTarget.Installed)
+    {
+        Console.Error.WriteLine($"missing {HaproxyReplicasTarget.Haproxy}: apt-get install -y haproxy");
+        return 2;
+    }
+
+    // Stateful sessions move between replicas sealed with a key every replica holds.
+    string sessionSettings = Path.Combine(work, "replica-settings.json");
+    File.WriteAllText(sessionSettings, "{\"sessions\": {\"keys\": [\"" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) + "\"]}}");
+    string[] sealedSessions = ["--settings", sessionSettings];
+    Func<Target> Direct(string serversFile, string downstream, bool stateless) => () => new HttpProcessTarget(
+        $"gateway http {(stateless ? "stateless" : "stateful")} → {downstream}", "dotnet",
+        [gatewayDll, "serve", "--config", serversFile, "--rules", rules, "--http", "{port}", "--log-level", "Warning", .. stateless ? ["--stateless"] : sealedSessions],
+        p => new Uri($"http://127.0.0.1:{p}/mcp"), stateless, agentHeader) { ToolPrefix = downstream + "_" };
+    Func<Target> Balanced(int count, string serversFile, string downstream, bool stateless) => () => new HaproxyReplicasTarget(
+        $"haproxy → {count} gateway{(count == 1 ? string.Empty : "s")} http {(stateless ? "stateless" : "stateful")} → {downstream}",
+        count, gatewayDll, serversFile, rules, stateless, agentHeader, stateless ? null : sealedSessions) { ToolPrefix = downstream + "_" };
+    targets =
+    [
+        .. ((bool[])[true, false]).SelectMany(stateless => (Func<Target>[])
+        [
+            Direct(fastServers, "fast", stateless), Balanced(1, fastServers, "fast", stateless), Balanced(3, fastServers, "fast", stateless),
+            Direct(servers, "everything", stateless), Balanced(1, servers, "everything", stateless), Balanced(3, servers, "everything", stateless),
+        ]),
+    ];
+}
+
 var results = new List<LoadResult>();
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -96,7 +126,8 @@ if (settings.Chaos)
 string report = $"# mcp-gateway benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{Environment.NewLine}{Environment.NewLine}" +
     "Produced by `dotnet run -c Release --project bench/McpGateway.LoadTest" + (args.Length > 0 ? " -- " + string.Join(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) || a.Contains('|', StringComparison.Ordinal) ? $"\"{a}\"" : a)) : string.Empty) + "`. " +
     $"Load average (1, 5, 15 min) at the start: {loadAtStart}; at the end: {LoadAverage()}." + Environment.NewLine + Environment.NewLine +
-    (settings.Load && results.Count > 0 ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty) +
+    (settings.Replicas ? "## Replicas behind HAProxy" + Environment.NewLine + Environment.NewLine + Report.Replicas(results, settings)
+        : settings.Load && results.Count > 0 ? "## Load" + Environment.NewLine + Environment.NewLine + Report.Markdown(results, settings) : string.Empty) +
     (chaos is null ? string.Empty : "## Chaos" + Environment.NewLine + Environment.NewLine + ChaosReport.Markdown(chaos));
 if (settings.Scale)
 {
@@ -116,6 +147,9 @@ return 0;
 
 internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, string? Output, string? Filter = null, bool Load = true, bool Scale = true)
 {
+    /// <summary>Only the multi-replica targets (<c>--replicas</c>): HAProxy in front of one and three gateways.</summary>
+    public bool Replicas { get; init; }
+
     /// <summary>How long each run warms up before it measures (<c>--warmup SECONDS</c>).</summary>
     public TimeSpan Warmup { get; init; } = LoadRun.DefaultWarmup;
 
@@ -133,7 +167,7 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
         TimeSpan warmup = LoadRun.DefaultWarmup;
         int[] sessions = [1, 16];
         string? output = null, filter = null;
-        bool load = true, scale = true;
+        bool load = true, scale = true, replicas = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -148,11 +182,12 @@ internal sealed record BenchSettings(int Calls, int[] Sessions, int Repeat, stri
                 case "--only": filter = args[++i]; scale = false; break;
                 case "--scale-only": load = false; break;
                 case "--no-scale": scale = false; break;
+                case "--replicas": replicas = true; scale = false; break;
                 default: throw new ArgumentException($"unknown argument {args[i]}");
             }
         }
 
-        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup, Kills = kills, Reloads = reloads };
+        return new BenchSettings(calls, sessions, repeat, output, filter, load, scale) { Warmup = warmup, Replicas = replicas, Kills = kills, Reloads = reloads };
     }
 
     /// <summary>

@@ -35,6 +35,35 @@ internal static partial class Report
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The <c>--replicas</c> report: one gateway reached directly, then HAProxy in front of one and of three, per
+    /// downstream server; CPU per call summed over the gateways, over the servers they started, and HAProxy's.
+    /// </summary>
+    public static string Replicas(IReadOnlyList<LoadResult> results, BenchSettings settings)
+    {
+        Row[] rows = [.. results.GroupBy(r => (r.Target, r.Sessions)).OrderBy(g => g.Key.Sessions).Select(g => new Row(g.Key.Target, g.Key.Sessions, [.. g]))];
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{settings.Calls} `tools/call` of `echo` per run after a warm-up of at least {settings.Warmup.TotalSeconds:F0} s; {settings.Repeat} rounds, targets interleaved, medians shown. Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
+        sb.AppendLine("Every process (load generator, HAProxy, gateways, their servers) shares these cores. HAProxy: round robin over every request, no stickiness, `http-reuse safe`, health checks on `/readyz` every 500 ms; each gateway starts its own copy of the downstream server.");
+        sb.AppendLine();
+        sb.AppendLine("| target | N | calls/s | vs one gateway direct (same mode) | p50 µs | p90 µs | p99 µs | errors | CPU µs/call: gateways | servers | haproxy | load generator |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (Row row in rows.OrderBy(r => r.Downstream, StringComparer.Ordinal).ThenBy(r => r.Sessions).ThenBy(r => r.Target.Contains("stateful", StringComparison.Ordinal))
+            .ThenBy(r => r.Target.StartsWith("haproxy", StringComparison.Ordinal)).ThenBy(r => r.Target, StringComparer.Ordinal))
+        {
+            string mode = row.Target.Contains("stateful", StringComparison.Ordinal) ? "stateful" : "stateless";
+            double direct = Find(rows, $"gateway http {mode} → {row.Downstream}", row.Sessions)?.Rate ?? double.NaN;
+            double Sum(Func<string, bool> which) => row.Cpu.Where(c => which(c.Key)).Sum(c => c.Value);
+            double gateways = Sum(k => k == "gateway" || k.StartsWith("gateway ", StringComparison.Ordinal));
+            double servers = Sum(k => k.Contains("(child)", StringComparison.Ordinal));
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row.Target} | {row.Sessions} | {row.Rate:F0} | {row.Rate / direct:F2} | {row.P50:F0} | {row.P90:F0} | {row.P99:F0} | {row.Errors} | {gateways:F0} | {servers:F0} | {row.Cpu.GetValueOrDefault("haproxy", double.NaN):F0} | {row.Cpu.GetValueOrDefault("load generator", double.NaN):F0} |");
+        }
+
+        sb.AppendLine();
+        return sb.ToString();
+    }
+
     /// <summary>The issue's goals, each with the figure that decides it.</summary>
     private static void Goals(StringBuilder sb, Row[] rows, IReadOnlyList<LoadResult> results)
     {
@@ -160,7 +189,7 @@ internal static partial class Report
             P90 = Median(runs.Select(r => r.P90Micros));
             P99 = Median(runs.Select(r => r.P99Micros));
             Errors = runs.Sum(r => r.Errors);
-            Downstream = target.Contains('→', StringComparison.Ordinal) ? target[(target.IndexOf('→', StringComparison.Ordinal) + 2)..] : target.Split(',')[0];
+            Downstream = target.Contains('→', StringComparison.Ordinal) ? target[(target.LastIndexOf('→') + 2)..] : target.Split(',')[0];
             var merged = runs.Select(Merge).ToList();
             Cpu = merged.SelectMany(m => m.Keys).Distinct().ToDictionary(k => k, k => Median(merged.Select(m => m.GetValueOrDefault(k, double.NaN))));
         }

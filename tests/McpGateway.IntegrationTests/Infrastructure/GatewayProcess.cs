@@ -15,14 +15,16 @@ namespace McpGateway.IntegrationTests.Infrastructure;
 internal sealed partial class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly bool _ownsDirectory;
 
-    private GatewayProcess(Process process, string directory)
+    private GatewayProcess(Process process, string directory, bool ownsDirectory)
     {
         _process = process;
         Directory = directory;
+        _ownsDirectory = ownsDirectory;
     }
 
-    /// <summary>The temporary folder holding the configuration; deleted on dispose.</summary>
+    /// <summary>The folder holding the configuration; deleted on dispose when the gateway was given its own.</summary>
     public string Directory { get; }
 
     public int Id => _process.Id;
@@ -54,14 +56,26 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>serve</c> with the given files and extra arguments (and environment variables), and waits until it is ready.</summary>
-    public static async Task<GatewayProcess> StartAsync(
+    public static Task<GatewayProcess> StartAsync(
         string serversJson,
         string rulesJson,
         IEnumerable<string> serveArguments,
         CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null) =>
+        StartInAsync(WriteConfiguration(serversJson, rulesJson), serveArguments, cancellationToken, ownsDirectory: true, environment);
+
+    /// <summary>
+    /// Starts <c>serve</c> with the servers.json and rules.json already in <paramref name="directory"/> (several
+    /// gateways may share them, as replicas share their files), and waits until it is ready. The folder is left as it
+    /// is on dispose unless <paramref name="ownsDirectory"/>.
+    /// </summary>
+    public static async Task<GatewayProcess> StartInAsync(
+        string directory,
+        IEnumerable<string> serveArguments,
+        CancellationToken cancellationToken,
+        bool ownsDirectory = false,
         IReadOnlyDictionary<string, string>? environment = null)
     {
-        string directory = WriteConfiguration(serversJson, rulesJson);
         var startInfo = new ProcessStartInfo(DotnetHost)
         {
             WorkingDirectory = directory,
@@ -90,7 +104,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
-        var gateway = new GatewayProcess(process, directory);
+        var gateway = new GatewayProcess(process, directory, ownsDirectory);
         process.OutputDataReceived += (_, e) => gateway.Stdout.Add(e.Data);
         process.ErrorDataReceived += (_, e) => gateway.Stderr.Add(e.Data);
         process.Start();
@@ -219,6 +233,11 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (!_ownsDirectory)
+        {
+            return;
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

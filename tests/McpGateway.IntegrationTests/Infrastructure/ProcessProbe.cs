@@ -64,6 +64,35 @@ internal static partial class ProcessProbe
         return [.. found];
     }
 
+    /// <summary>Ids of the running processes whose parent is <paramref name="parent"/> (a gateway's servers and watchdog).</summary>
+    public static int[] ChildrenOf(int parent)
+    {
+        var found = new List<int>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent && IsAlive(pid))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked.
+            }
+        }
+
+        return [.. found];
+    }
+
     /// <summary>
     /// Waits until none of <paramref name="pids"/> runs; returns those still running after the hang guard (none,
     /// unless something keeps them alive: the caller's assertion names them).
