@@ -1,3 +1,4 @@
+using McpGateway.Testing;
 using System.Globalization;
 using McpGateway.IntegrationTests.Infrastructure;
 using McpGateway.IntegrationTests.Operations;
@@ -67,7 +68,7 @@ internal sealed class GatewayReplicas : IAsyncDisposable
     public async Task KillAsync(int index, CancellationToken cancellationToken)
     {
         await _replicas[index].SignalAsync("KILL", cancellationToken);
-        await _replicas[index].WaitForExitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        await _replicas[index].WaitForExitAsync(cancellationToken).Within("the killed replica to exit", cancellationToken);
     }
 
     /// <summary>

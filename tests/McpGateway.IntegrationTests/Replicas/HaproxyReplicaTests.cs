@@ -143,7 +143,7 @@ public sealed class HaproxyReplicaTests
         // Each replica connects to Redis in the background (and counts alone until then): wait until all share.
         foreach (Uri endpoint in replicas.Endpoints)
         {
-            await GatewayEndpoints.WaitForAsync(
+            await WaitForStatusAsync(
                 GatewayEndpoints.RootOf(endpoint), "/status", (_, status) => status["redis"]?["limits"]?.GetValue<string>() == "shared", "the replica to share its limits through Redis", Ct);
         }
 
@@ -197,13 +197,38 @@ public sealed class HaproxyReplicaTests
         Assert.True(((JsonObject)summary["rpcErrors"]!).Count == 0, why);
     }
 
+    /// <summary>
+    /// Reads <paramref name="path"/> again until <paramref name="condition"/> holds. A replica connects to Redis in the
+    /// background and tells nobody but its /status, so this re-reads it; the interval never decides the outcome, and
+    /// the wait ends at the hang guard.
+    /// </summary>
+    private static async Task WaitForStatusAsync(Uri root, string path, Func<System.Net.HttpStatusCode, JsonObject, bool> condition, string what, CancellationToken cancellationToken)
+    {
+        long deadline = Environment.TickCount64 + (long)McpGateway.Testing.Patience.HangGuard.TotalMilliseconds;
+        while (true)
+        {
+            (System.Net.HttpStatusCode status, string body) = await GatewayEndpoints.GetAsync(root, path, cancellationToken);
+            if (condition(status, JsonNode.Parse(body)!.AsObject()))
+            {
+                return;
+            }
+
+            if (Environment.TickCount64 > deadline)
+            {
+                Assert.Fail($"{McpGateway.Testing.Patience.Message(what)} GET {path} last answered {(int)status}: {body}");
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
     private static async Task WaitForLineAsync(GatewayProcess gateway, string text, GatewayReplicas replicas)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         deadline.CancelAfter(TimeSpan.FromSeconds(30));
         try
         {
-            await gateway.Stderr.WaitForAsync(l => l.Contains(text, StringComparison.Ordinal), deadline.Token);
+            await gateway.Stderr.WaitForAsync(l => l.Contains(text, StringComparison.Ordinal), $"a line holding '{text}'", deadline.Token);
         }
         catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
         {

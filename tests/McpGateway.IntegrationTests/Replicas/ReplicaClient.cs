@@ -73,7 +73,7 @@ internal sealed class ReplicaClient : IAsyncDisposable
         deadline.CancelAfter(Timeout);
         try
         {
-            string line = await Stdout.WaitForAsync(l => Parse(l) is { } message && (message["event"] is { } kind ? kind.GetValue<string>() == name : message.ContainsKey(name)), deadline.Token);
+            string line = await Stdout.WaitForAsync(l => Parse(l) is { } message && (message["event"] is { } kind ? kind.GetValue<string>() == name : message.ContainsKey(name)), $"the client's '{name}' line", deadline.Token);
             return Parse(line)!;
         }
         catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
