@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using McpGateway.IntegrationTests.Infrastructure;
 
 namespace McpGateway.IntegrationTests.Replicas;
 
@@ -10,18 +11,18 @@ namespace McpGateway.IntegrationTests.Replicas;
 /// A real HAProxy (Debian's <c>haproxy</c> package) on loopback in front of gateway replicas, configured as a platform
 /// team would: round robin over every request, no stickiness of any kind (no cookie, no source hashing, no
 /// <c>Mcp-Session-Id</c> routing), a health check on each replica's <c>/readyz</c>, and retries of connections that
-/// failed (redispatched to another replica) but never of a request a replica already received. Its configuration
-/// and stats live in a temporary folder; stopped, and the folder deleted, on dispose.
+/// failed (redispatched to another replica) but never of a request a replica already received. It logs every change
+/// of a replica's check on stderr, which is what the tests wait for. Its configuration lives in a temporary folder;
+/// stopped, and the folder deleted, on dispose.
 /// </summary>
 internal sealed class HaproxyBalancer : IAsyncDisposable
 {
     public const string Binary = "/usr/sbin/haproxy";
 
-    private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private static readonly HttpClient s_http = new() { Timeout = Patience.HangGuard };
 
     private readonly Process _process;
     private readonly DirectoryInfo _folder;
-    private readonly StringBuilder _output = new();
 
     private HaproxyBalancer(Process process, DirectoryInfo folder, int port, int statsPort, IReadOnlyList<string> servers)
     {
@@ -41,17 +42,8 @@ internal sealed class HaproxyBalancer : IAsyncDisposable
     /// <summary>The backend server names, <c>r1</c>, <c>r2</c>…, in the order of the replicas given.</summary>
     public IReadOnlyList<string> Servers { get; }
 
-    /// <summary>What HAProxy printed (its configuration warnings, servers going down), for failure messages.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    /// <summary>What HAProxy prints: configuration warnings, and each replica's check passing or failing, going up or down.</summary>
+    public LineLog Output { get; } = new();
 
     /// <summary>Skips the calling test, saying why, when the package is not installed.</summary>
     public static void SkipUnlessInstalled()
@@ -83,13 +75,17 @@ internal sealed class HaproxyBalancer : IAsyncDisposable
 
         Process process = Process.Start(start)!;
         var balancer = new HaproxyBalancer(process, folder, port, statsPort, names);
-        process.OutputDataReceived += (_, e) => balancer.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => balancer.Append(e.Data);
+        process.OutputDataReceived += (_, e) => { };
+        process.ErrorDataReceived += (_, e) => balancer.Output.Add(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         try
         {
-            await balancer.WaitUntilAsync(rows => names.All(n => rows.TryGetValue(n, out var row) && row.Status == "UP" && row.Check == "L7OK"), "every replica to pass its /readyz check", cancellationToken);
+            foreach (string name in names)
+            {
+                await balancer.Output.WaitForAsync(
+                    l => l.Contains($"Health check for server gateways/{name} succeeded", StringComparison.Ordinal), $"HAProxy's first /readyz check of {name} to pass", cancellationToken);
+            }
         }
         catch
         {
@@ -138,6 +134,7 @@ internal sealed class HaproxyBalancer : IAsyncDisposable
               balance roundrobin
               http-reuse safe
               option httpchk
+              option log-health-checks
               http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host 127.0.0.1
               http-check expect status 200
               default-server check inter 500ms fall 1 rise 1
@@ -145,83 +142,19 @@ internal sealed class HaproxyBalancer : IAsyncDisposable
             """.Replace("\r\n", "\n", StringComparison.Ordinal);
     }
 
-    /// <summary>One server's row of the stats: its state (UP, DOWN…) and the result of its last check (L7OK, L4CON…).</summary>
-    public sealed record ServerRow(string Status, string Check);
-
-    /// <summary>The backend's servers as the stats show them now.</summary>
-    public async Task<IReadOnlyDictionary<string, ServerRow>> ServersAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// How many 2xx responses each replica has given through the balancer so far, from HAProxy's stats (counted as
+    /// HAProxy forwards each response, so a response the client has read is counted).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, long>> ResponsesAsync(CancellationToken cancellationToken)
     {
         string csv = await s_http.GetStringAsync(Stats, cancellationToken);
         string[] lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string[] header = lines[0].TrimStart('#', ' ').Split(',');
-        int name = Array.IndexOf(header, "svname"), proxy = Array.IndexOf(header, "pxname"), status = Array.IndexOf(header, "status"), check = Array.IndexOf(header, "check_status");
-        var rows = new Dictionary<string, ServerRow>(StringComparer.Ordinal);
-        foreach (string[] fields in lines.Skip(1).Select(l => l.Split(',')))
-        {
-            if (fields.Length > check && fields[proxy] == "gateways" && fields[name] is not ("BACKEND" or "FRONTEND"))
-            {
-                rows[fields[name]] = new ServerRow(fields[status], fields[check]);
-            }
-        }
-
-        return rows;
-    }
-
-    /// <summary>
-    /// Reads the stats until <paramref name="condition"/> holds: HAProxy announces its checks to nobody, so this is a
-    /// bounded poll of a state, not a wait for time.
-    /// </summary>
-    public async Task WaitUntilAsync(Func<IReadOnlyDictionary<string, ServerRow>, bool> condition, string what, CancellationToken cancellationToken)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bound.CancelAfter(TimeSpan.FromSeconds(60));
-        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
-        IReadOnlyDictionary<string, ServerRow>? last = null;
-        string? error = null;
-        try
-        {
-            do
-            {
-                if (_process.HasExited)
-                {
-                    Assert.Fail($"HAProxy exited with code {_process.ExitCode}:{Environment.NewLine}{Output}");
-                }
-
-                try
-                {
-                    last = await ServersAsync(bound.Token);
-                    if (condition(last))
-                    {
-                        return;
-                    }
-                }
-                catch (HttpRequestException ex)
-                {
-                    // Not listening yet.
-                    error = ex.Message;
-                }
-            }
-            while (await pace.WaitForNextTickAsync(bound.Token));
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-        }
-
-        string rows = last is null ? "none" : string.Join(", ", last.Select(r => $"{r.Key} {r.Value.Status} {r.Value.Check}"));
-        Assert.Fail($"HAProxy never showed {what} within 60 s. Servers: {rows}; last error: {error}{Environment.NewLine}HAProxy said:{Environment.NewLine}{Output}");
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
+        int proxy = Array.IndexOf(header, "pxname"), name = Array.IndexOf(header, "svname"), ok = Array.IndexOf(header, "hrsp_2xx");
+        return lines.Skip(1).Select(l => l.Split(','))
+            .Where(f => f.Length > ok && f[proxy] == "gateways" && Servers.Contains(f[name]))
+            .ToDictionary(f => f[name], f => long.Parse(f[ok], CultureInfo.InvariantCulture), StringComparer.Ordinal);
     }
 
     private static int FreePort()

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using McpGateway.IntegrationTests.Infrastructure;
-using McpGateway.IntegrationTests.Operations;
 using McpGateway.IntegrationTests.Scale;
 
 namespace McpGateway.IntegrationTests.Replicas;
@@ -93,7 +92,7 @@ public sealed class HaproxyReplicaTests
         File.WriteAllText(replicas.RulesFile, """{ "agents": { "replica-agent": { "allow": { "servers": ["everything"], "tools": { "everything": ["get-sum"] } } } } }""");
         foreach (GatewayProcess replica in replicas.Replicas)
         {
-            await WaitForLineAsync(replica, "Reloaded:", replicas);
+            await replica.Stderr.WaitForAsync(l => l.Contains("Reloaded:", StringComparison.Ordinal), "each replica to reload the rules", Ct);
         }
 
         await using ReplicaClient client = ReplicaClient.Start(haproxy.Endpoint, Agent, ["--list", "--tool", Tool, "--calls", "30"]);
@@ -106,8 +105,8 @@ public sealed class HaproxyReplicaTests
         // Refused as an unknown tool would be, on every call, and by every replica.
         Assert.True(after["ok"]!.GetValue<int>() == 0 && after["failed"]!.GetValue<int>() == 0, $"after the change: {after.ToJsonString()}");
         Assert.Equal(30, after["rpcErrors"]!["-32602"]?.GetValue<int>());
-        double[] refused = await replicas.WaitForToolCallsAsync(
-            [0, 1, 2], Agent, decision => decision != "allowed", (_, count) => count > 0, "every replica to count refused calls", Ct);
+        double[] refused = await replicas.ToolCallsAsync(Agent, decision => decision != "allowed", Ct);
+        Assert.True(refused.All(count => count > 0), $"refused calls per replica: {string.Join(", ", refused)}");
         TestContext.Current.TestOutputHelper?.WriteLine($"refused calls per replica after the rules change: {string.Join(", ", refused)}");
     }
 
@@ -141,18 +140,18 @@ public sealed class HaproxyReplicaTests
         await using HaproxyBalancer haproxy = await HaproxyBalancer.StartAsync(replicas.Endpoints, Ct);
 
         // Each replica connects to Redis in the background (and counts alone until then): wait until all share.
-        foreach (Uri endpoint in replicas.Endpoints)
+        foreach (GatewayProcess replica in replicas.Replicas)
         {
-            await WaitForStatusAsync(
-                GatewayEndpoints.RootOf(endpoint), "/status", (_, status) => status["redis"]?["limits"]?.GetValue<string>() == "shared", "the replica to share its limits through Redis", Ct);
+            await replica.Stderr.WaitForAsync(
+                l => l.Contains("connected: rate and session limits are shared", StringComparison.Ordinal), "each replica to share its limits through Redis", Ct);
         }
 
         JsonObject summary = await ReplicaClient.RunAsync(haproxy.Endpoint, Agent, ["--tool", Tool, "--calls", "30"], Ct);
 
         Assert.True(summary["ok"]!.GetValue<int>() == Budget, $"allowed {summary["ok"]} of 30 with a shared budget of {Budget}: {summary.ToJsonString()}{Environment.NewLine}{replicas.Logs}");
         Assert.Equal(30 - Budget, summary["rpcErrors"]!["-32029"]?.GetValue<int>());
-        double[] refused = await replicas.WaitForToolCallsAsync(
-            [0, 1, 2], Agent, decision => decision == "rate-limited", (_, count) => count > 0, "every replica to refuse calls over the shared budget", Ct);
+        double[] refused = await replicas.ToolCallsAsync(Agent, decision => decision == "rate-limited", Ct);
+        Assert.True(refused.All(count => count > 0), $"calls refused per replica over the shared budget: {string.Join(", ", refused)}");
         TestContext.Current.TestOutputHelper?.WriteLine($"calls refused per replica over the shared budget: {string.Join(", ", refused)}");
     }
 
@@ -161,9 +160,10 @@ public sealed class HaproxyReplicaTests
         $$"""{ "sessions": { "keys": ["{{Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))}}"] } }""";
 
     /// <summary>
-    /// Runs the client through the balancer until its checkpoint, shows that calls reached every replica, kills the
-    /// second replica with SIGKILL while calls are in flight, lets the client make more calls, and returns its summary
-    /// once the surviving replicas show those calls too.
+    /// Runs the client through the balancer until its checkpoint, shows from each replica's metrics that calls reached
+    /// every replica, kills the second replica with SIGKILL while calls are in flight, lets the client make 150 more
+    /// calls, shows from HAProxy's stats that the two survivors answered them, and returns the client's summary once
+    /// HAProxy's check has marked the killed replica down.
     /// </summary>
     private static async Task<JsonObject> RunKillingOneReplicaAsync(GatewayReplicas replicas, HaproxyBalancer haproxy, string protocol, bool expectSession)
     {
@@ -173,18 +173,20 @@ public sealed class HaproxyReplicaTests
         Assert.Equal(expectSession, connected["session"]?.GetValue<bool>());
 
         await client.WaitForEventAsync("checkpoint", Ct);
-        double[] landed = await replicas.WaitForToolCallsAsync(
-            [0, 1, 2], Agent, decision => decision == "allowed", (_, count) => count > 0, "calls to land on every replica", Ct);
+        double[] landed = await replicas.ToolCallsAsync(Agent, decision => decision == "allowed", Ct);
+        Assert.True(landed.All(count => count > 0), $"calls per replica at the checkpoint: {string.Join(", ", landed)}");
 
         await replicas.KillAsync(1, Ct);
-        double[] survivorsAtKill = await Task.WhenAll(new[] { 0, 2 }.Select(i => replicas.ToolCallsAsync(i, Agent, d => d == "allowed", Ct)));
+        IReadOnlyDictionary<string, long> atKill = await haproxy.ResponsesAsync(Ct);
         await client.GoAsync();
         JsonObject summary = await client.WaitForEventAsync("done", Ct);
+        IReadOnlyDictionary<string, long> atEnd = await haproxy.ResponsesAsync(Ct);
+        await haproxy.Output.WaitForAsync(l => l.Contains("Server gateways/r2 is DOWN", StringComparison.Ordinal), "HAProxy's check to mark the killed replica down", Ct);
 
-        double[] survivorsAfter = await replicas.WaitForToolCallsAsync(
-            [0, 2], Agent, decision => decision == "allowed", (replica, count) => count > survivorsAtKill[replica == 0 ? 0 : 1], "the calls after the kill to reach both surviving replicas", Ct);
+        long[] answeredAfterKill = [.. new[] { "r1", "r3" }.Select(r => atEnd[r] - atKill[r])];
+        Assert.True(answeredAfterKill.All(n => n > 0) && answeredAfterKill.Sum() >= 150, $"answers of r1 and r3 after the kill: {string.Join(", ", answeredAfterKill)}");
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"{protocol}: calls per replica at the checkpoint {string.Join(", ", landed)}; survivors after the run {string.Join(", ", survivorsAfter)}; client: {summary.ToJsonString()}");
+            $"{protocol}: calls per replica at the checkpoint {string.Join(", ", landed)}; answers of r1, r3 after the kill {string.Join(", ", answeredAfterKill)}; client: {summary.ToJsonString()}");
         return summary;
     }
 
@@ -195,44 +197,5 @@ public sealed class HaproxyReplicaTests
         Assert.True(summary["failed"]!.GetValue<int>() == 0, why);
         Assert.True(summary["ok"]!.GetValue<int>() == calls && calls >= 300, why);
         Assert.True(((JsonObject)summary["rpcErrors"]!).Count == 0, why);
-    }
-
-    /// <summary>
-    /// Reads <paramref name="path"/> again until <paramref name="condition"/> holds. A replica connects to Redis in the
-    /// background and tells nobody but its /status, so this re-reads it; the interval never decides the outcome, and
-    /// the wait ends at the hang guard.
-    /// </summary>
-    private static async Task WaitForStatusAsync(Uri root, string path, Func<System.Net.HttpStatusCode, JsonObject, bool> condition, string what, CancellationToken cancellationToken)
-    {
-        long deadline = Environment.TickCount64 + (long)McpGateway.Testing.Patience.HangGuard.TotalMilliseconds;
-        while (true)
-        {
-            (System.Net.HttpStatusCode status, string body) = await GatewayEndpoints.GetAsync(root, path, cancellationToken);
-            if (condition(status, JsonNode.Parse(body)!.AsObject()))
-            {
-                return;
-            }
-
-            if (Environment.TickCount64 > deadline)
-            {
-                Assert.Fail($"{McpGateway.Testing.Patience.Message(what)} GET {path} last answered {(int)status}: {body}");
-            }
-
-            await Task.Delay(50, cancellationToken);
-        }
-    }
-
-    private static async Task WaitForLineAsync(GatewayProcess gateway, string text, GatewayReplicas replicas)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        try
-        {
-            await gateway.Stderr.WaitForAsync(l => l.Contains(text, StringComparison.Ordinal), $"a line holding '{text}'", deadline.Token);
-        }
-        catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-        {
-            Assert.Fail($"A replica logged nothing holding '{text}' within 30 s.{Environment.NewLine}{replicas.Logs}");
-        }
     }
 }
