@@ -199,8 +199,8 @@ public sealed partial class ChaosTests : IAsyncDisposable
         {
             // Unaffected servers: every call succeeds, with its own answer.
             "steady" or "everything" => echoed ? null : "not its own successful answer",
-            "victim" => echoed || (o.Error?.ErrorCode == McpErrorCode.InternalError && StoppedDuringTheRequest("victim").IsMatch(error!)) || (o.ToolError is { } down && RetryingIn("victim").IsMatch(down))
-                ? null : "neither its answer, nor 'stopped during the request', nor 'not available right now; retrying in N s'",
+            "victim" => echoed || (o.Error?.ErrorCode == McpErrorCode.InternalError && StoppedDuringTheRequest("victim").IsMatch(error!)) || (o.ToolError is { } down && NotAvailable("victim").IsMatch(down))
+                ? null : "neither its answer, nor 'stopped during the request', nor 'not available right now' (retrying in N s, or try again later while it starts)",
             "stall" => o.Error is { } timeout && (int)timeout.ErrorCode == DownstreamErrors.RequestTimeoutErrorCode && error == $"The request to server 'stall' timed out after {StallTimeoutMs} ms."
                 ? null : "not its call timeout",
 
@@ -212,8 +212,6 @@ public sealed partial class ChaosTests : IAsyncDisposable
     }
 
     private static Regex StoppedDuringTheRequest(string server) => new($@"^Server '{server}' stopped during the request \(.+\)\.$");
-
-    private static Regex RetryingIn(string server) => new($@"^Server '{server}' is not available right now; retrying in \d+ s\.$");
 
     private static Regex NotAvailable(string server) => new($@"^Server '{server}' (is not available right now; (retrying in \d+ s|try again later)|is starting; try again in a moment)\.$");
 
